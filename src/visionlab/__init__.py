@@ -1,0 +1,6 @@
+"""visionlab: a Lightning + Hydra framework for computer-vision experiments."""
+
+from visionlab.utils.checkpoint import load_model
+
+__version__ = "0.1.0"
+__all__ = ["__version__", "load_model"]

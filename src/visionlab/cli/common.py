@@ -1,0 +1,78 @@
+"""Builders and the error boundary shared by the entry points."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from hydra.utils import instantiate
+from lightning.pytorch.loggers import Logger
+from omegaconf import DictConfig, OmegaConf
+
+from visionlab.data import ClassificationDataModule, VisionDataModule
+from visionlab.errors import ConfigError, VisionlabError
+from visionlab.tasks import TASKS, VisionTask
+
+log = logging.getLogger("visionlab")
+DATAMODULES: dict[str, type[VisionDataModule]] = {"classify": ClassificationDataModule}
+
+
+# Lightning notices that are expected in visionlab's run folders and loaders.
+QUIET_WARNINGS = (
+    r".*exists and is not empty.*",
+    r".*LeafSpec.*",
+    r".*does not have many workers.*",
+)
+
+
+def run_entry(main: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
+    """Run `main(cfg)`; a VisionlabError ends the program with its message and exit code 1,
+    and W&B runs are always finished so sweeps never hang."""
+    try:
+        return main(cfg)
+    except VisionlabError as err:
+        log.error("%s", err)
+        sys.exit(1)
+    finally:
+        if "wandb" in sys.modules:
+            sys.modules["wandb"].finish()
+
+
+def build_datamodule(data_cfg: DictConfig | dict, task: str) -> VisionDataModule:
+    if task not in DATAMODULES:
+        raise ConfigError(f"task={task}: no data module yet; choose one of {', '.join(DATAMODULES)}")
+    data = OmegaConf.to_container(data_cfg, resolve=True) if isinstance(data_cfg, DictConfig) else dict(data_cfg)
+    return DATAMODULES[task](**data)
+
+
+def build_task(cfg: DictConfig, datamodule: VisionDataModule) -> VisionTask:
+    task_cfg = OmegaConf.to_container(cfg.task, resolve=True)
+    name = task_cfg.pop("name")
+    return TASKS[name](
+        model=OmegaConf.to_container(cfg.model, resolve=True),
+        num_classes=datamodule.num_classes,
+        class_names=datamodule.class_names,
+        finetune=OmegaConf.to_container(cfg.finetune, resolve=True),
+        **task_cfg,
+    )
+
+
+def instantiate_dict(group: DictConfig | None) -> list[Any]:
+    """Instantiate each `_target_` entry of a dict-keyed group (callbacks, loggers)."""
+    if not group:
+        return []
+    return [instantiate(entry) for entry in group.values() if entry and "_target_" in entry]
+
+
+def build_trainer(cfg: DictConfig, run_dir: Path, loggers: list[Logger] | None = None) -> L.Trainer:
+    for pattern in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+    callbacks = instantiate_dict(cfg.get("callbacks"))
+    return instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(run_dir)
+    )

@@ -1,0 +1,42 @@
+"""Evaluation of a checkpoint on its validation (and test) split."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from visionlab.callbacks import auto_progress_bar
+from visionlab.cli.common import build_datamodule
+from visionlab.utils.checkpoint import load_model
+
+log = logging.getLogger("visionlab")
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Rebuild model and data from the checkpoint (non-null `data.*` keys override), then
+    validate, and test when the data has a test split."""
+    task = load_model(cfg.ckpt_path)
+    data_cfg = OmegaConf.create(task.run_config["data"])
+    overrides = {k: v for k, v in OmegaConf.to_container(cfg.data).items() if v is not None}
+    data_cfg = OmegaConf.merge(data_cfg, overrides)
+    datamodule = build_datamodule(data_cfg, task.name)
+    run_dir = Path(cfg.paths.output_dir)
+    trainer = instantiate(
+        cfg.trainer, logger=False, callbacks=[auto_progress_bar()], default_root_dir=str(run_dir)
+    )
+    results: dict[str, float] = {}
+    if cfg.split in ("val", "all"):
+        results |= trainer.validate(task, datamodule=datamodule)[0]
+    if cfg.split in ("test", "all") and datamodule.has_test:
+        results |= trainer.test(task, datamodule=datamodule)[0]
+    results = {k: float(v) for k, v in results.items()}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "results.json").write_text(
+        json.dumps({"checkpoint": str(cfg.ckpt_path), "metrics": results}, indent=2)
+    )
+    log.info("Results written to %s", run_dir / "results.json")
+    return results

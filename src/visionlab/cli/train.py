@@ -1,0 +1,61 @@
+"""Training: compose, fit, then validate (and test) the best checkpoint."""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import lightning as L
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from visionlab.cli.common import build_datamodule, build_task, build_trainer, instantiate_dict
+from visionlab.utils.config import check_config, fill_preprocessing, print_config_tree
+from visionlab.utils.run import run_id_for, write_run_files
+
+log = logging.getLogger("visionlab")
+
+
+def _scalars(metrics: dict) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def train(cfg: DictConfig) -> float | None:
+    """Train as configured; return the task's monitored metric for the best checkpoint."""
+    if cfg.extras.get("ignore_warnings"):
+        warnings.filterwarnings("ignore")
+    check_config(cfg)
+    fill_preprocessing(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    with open_dict(cfg):
+        cfg.run_id = cfg.get("run_id") or run_id_for(run_dir, Path(cfg.paths.log_dir))
+    L.seed_everything(cfg.seed, workers=True)
+
+    datamodule = build_datamodule(cfg.data, cfg.task.name)
+    datamodule.prepare_data()
+    task = build_task(cfg, datamodule)
+    task.run_config = OmegaConf.to_container(cfg, resolve=True)
+    loggers = instantiate_dict(cfg.get("logger"))
+    trainer = build_trainer(cfg, run_dir, loggers)
+    if trainer.is_global_zero:
+        if cfg.extras.get("print_config"):
+            print_config_tree(cfg)
+        write_run_files(cfg, run_dir, cfg.run_id)
+    for logger in loggers:
+        logger.log_hyperparams(task.run_config)
+
+    trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+
+    checkpoint = trainer.checkpoint_callback
+    best = checkpoint.best_model_path if checkpoint and checkpoint.best_model_path else None
+    results = _scalars(trainer.validate(task, datamodule=datamodule, ckpt_path=best)[0])
+    if datamodule.has_test and cfg.get("test"):
+        results |= _scalars(trainer.test(task, datamodule=datamodule, ckpt_path=best)[0])
+    if trainer.is_global_zero:
+        (run_dir / "results.json").write_text(
+            json.dumps({"best_checkpoint": best, "metrics": results}, indent=2)
+        )
+        log.info("Best checkpoint: %s", best or "none saved (weights at the end of training)")
+        log.info("Run folder: %s", run_dir)
+    return results.get(cfg.task.monitor)

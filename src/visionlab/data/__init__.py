@@ -1,0 +1,5 @@
+"""Data: on-disk sources, albumentations pipelines and Lightning data modules."""
+
+from visionlab.data.datamodule import ClassificationDataModule, VisionDataModule
+
+__all__ = ["ClassificationDataModule", "VisionDataModule"]

@@ -1,0 +1,151 @@
+"""Lightning data modules: a shared base that reads a source once, and one per task family."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from visionlab.data.datasets import ClassificationDataset
+from visionlab.data.samples import SourceIndex
+from visionlab.data.sources import CLASSIFICATION_SOURCES
+from visionlab.data.transforms import build_classification_transforms
+from visionlab.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+ON_ERROR = ("skip", "raise")
+
+
+class VisionDataModule(L.LightningDataModule):
+    """Reads `source` under `root` into samples per split and serves them in loaders.
+
+    Subclasses name the sources they accept and build their split datasets.
+    """
+
+    sources: dict[str, Callable[..., SourceIndex]] = {}
+    task_name = ""
+
+    def __init__(
+        self,
+        source: str,
+        root: str,
+        image_size: int,
+        mean: Sequence[float],
+        std: Sequence[float],
+        crop_pct: float = 0.875,
+        interpolation: str = "bilinear",
+        augment: str = "light",
+        train_transforms: Sequence[dict] | None = None,
+        batch_size: int = 32,
+        eval_batch_size: int | None = None,
+        num_workers: int = 2,
+        pin_memory: bool | None = None,
+        on_error: str = "skip",
+        options: dict | None = None,
+    ) -> None:
+        super().__init__()
+        if source not in self.sources:
+            raise ConfigError(
+                f"data source '{source}' cannot serve task={self.task_name}; "
+                f"choose one of: {', '.join(self.sources)}"
+            )
+        if on_error not in ON_ERROR:
+            raise ConfigError(f"data.on_error={on_error!r} must be one of {ON_ERROR}")
+        self.source, self.root = source, Path(root)
+        self.transform_args = dict(
+            image_size=image_size,
+            mean=tuple(mean),
+            std=tuple(std),
+            crop_pct=crop_pct,
+            interpolation=interpolation,
+            augment=augment,
+            custom=train_transforms,
+        )
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.num_workers = num_workers
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self.on_error = on_error
+        self.options = dict(options or {})
+        self.datasets: dict[str, Dataset] = {}
+
+    @cached_property
+    def index(self) -> SourceIndex:
+        """The samples found on disk, read once; skipped items are reported (or raise)."""
+        index = self.sources[self.source](self.root, **self.options)
+        if index.skipped:
+            listing = "\n".join(f"  {path}: {reason}" for path, reason in index.skipped)
+            if self.on_error == "raise":
+                raise DataError(f"{len(index.skipped)} bad item(s) in {self.root}:\n{listing}")
+            log.warning("Skipped %d item(s) in %s:\n%s", len(index.skipped), self.root, listing)
+        if not index.split("train"):
+            raise DataError(f"{self.root}: no usable training images were found")
+        return index
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.index.class_names)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.index.class_names)
+
+    @property
+    def has_test(self) -> bool:
+        return bool(self.index.split("test"))
+
+    def prepare_data(self) -> None:
+        """Read the source once (generating the embedded dataset if needed)."""
+        _ = self.index
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        for split, samples in self.index.splits.items():
+            if samples:
+                self.datasets[split] = self.build_dataset(split, samples)
+        counts = ", ".join(f"{s} {len(d)}" for s, d in self.datasets.items())
+        log.info("Data %s (%s): %s images, %d classes", self.source, self.root, counts, self.num_classes)
+
+    def build_dataset(self, split: str, samples: list) -> Dataset:
+        raise NotImplementedError
+
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        if split not in self.datasets:
+            raise DataError(f"{self.root}: there is no '{split}' split")
+        return DataLoader(
+            self.datasets[split],
+            batch_size=self.batch_size if train else self.eval_batch_size,
+            shuffle=train,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+            collate_fn=self.collate_fn,
+        )
+
+    collate_fn = None
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", train=False)
+
+
+class ClassificationDataModule(VisionDataModule):
+    """Image classification: batches of `(images (B, 3, H, W), labels (B,))`."""
+
+    sources = CLASSIFICATION_SOURCES
+    task_name = "classify"
+
+    def build_dataset(self, split: str, samples: list) -> Dataset:
+        transform = build_classification_transforms(train=split == "train", **self.transform_args)
+        return ClassificationDataset(samples, transform)

@@ -1,0 +1,110 @@
+"""The embedded `shapes` dataset: coloured circles, squares and triangles on textured
+backgrounds, rendered deterministically and written once in real on-disk formats."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+CLASS_NAMES = ("circle", "square", "triangle")
+FORMAT_VERSION = 1
+
+
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A two-colour linear gradient at a random angle, with stripes and pixel noise."""
+    c0, c1 = rng.uniform(40, 215, size=(2, 3))
+    angle = rng.uniform(0, math.pi)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    t = (np.cos(angle) * xx + np.sin(angle) * yy + 1.0) / 2.0
+    image = c0 + (c1 - c0) * t[..., None]
+    stripes = np.sin((xx * np.sin(angle) - yy * np.cos(angle)) * rng.uniform(8, 30))
+    image += rng.uniform(5, 20) * stripes[..., None]
+    image += rng.normal(0, 8, size=image.shape)
+    return image
+
+
+def _shape_mask(rng: np.random.Generator, class_id: int, size: int, extent: float) -> np.ndarray:
+    """A boolean mask of one shape whose bounding circle has diameter `extent * size`."""
+    radius = extent * size / 2
+    cx, cy = rng.uniform(radius, size - radius, size=2)
+    canvas = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(canvas)
+    if CLASS_NAMES[class_id] == "circle":
+        draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=1)
+    else:
+        corners = 4 if CLASS_NAMES[class_id] == "square" else 3
+        start = rng.uniform(0, 2 * math.pi)
+        draw.polygon(
+            [
+                (cx + radius * math.cos(start + k * 2 * math.pi / corners),
+                 cy + radius * math.sin(start + k * 2 * math.pi / corners))
+                for k in range(corners)
+            ],
+            fill=1,
+        )
+    return np.asarray(canvas, dtype=bool)
+
+
+def render_scene(
+    rng: np.random.Generator,
+    size: int,
+    classes: list[int],
+    extent: tuple[float, float] = (0.35, 0.6),
+) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
+    """Render one image holding a shape per entry of `classes`.
+
+    Returns the RGB uint8 image and `(class_id, visible_mask)` per shape, in drawing order
+    (later shapes occlude earlier ones).
+    """
+    image = _background(rng, size)
+    instances: list[tuple[int, np.ndarray]] = []
+    for class_id in classes:
+        mask = _shape_mask(rng, class_id, size, rng.uniform(*extent))
+        colour = rng.uniform(0, 255, size=3)
+        shading = rng.normal(0, 6, size=(size, size, 1))
+        image[mask] = (colour + shading[mask]).clip(0, 255)
+        instances = [(c, m & ~mask) for c, m in instances]
+        instances.append((class_id, mask))
+    return image.clip(0, 255).astype(np.uint8), instances
+
+
+def write_classification(folder: Path, counts: dict[str, int], image_size: int, seed: int) -> None:
+    """Write one-shape images as an ImageFolder tree `folder/<split>/<class>/<n>.png`."""
+    for split_no, (split, count) in enumerate(counts.items()):
+        for name in CLASS_NAMES:
+            (folder / split / name).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            class_id = i % len(CLASS_NAMES)
+            rng = np.random.default_rng([seed, split_no, i])
+            image, _ = render_scene(rng, image_size, [class_id])
+            Image.fromarray(image).save(folder / split / CLASS_NAMES[class_id] / f"{i:05d}.png")
+
+
+def ensure_generated(folder: Path, counts: dict[str, int], image_size: int, seed: int) -> Path:
+    """Generate the classification images into `folder` unless the same ones are there.
+
+    Safe when several processes (DDP ranks) call it at once: each renders into a private
+    temporary folder and the first to finish moves it into place.
+    """
+    manifest = {"version": FORMAT_VERSION, "counts": counts, "image_size": image_size, "seed": seed}
+    manifest_path = folder / "manifest.json"
+    if manifest_path.is_file() and json.loads(manifest_path.read_text()) == manifest:
+        return folder
+    if folder.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+    staging = folder.parent / f".{folder.name}-{uuid.uuid4().hex}"
+    write_classification(staging, counts, image_size, seed)
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(staging, folder)
+    except OSError:  # another process moved its copy into place first
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder

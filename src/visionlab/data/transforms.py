@@ -1,0 +1,82 @@
+"""Albumentations pipelines built from config, one per split.
+
+Every pipeline ends with resize/crop to the model's input size, normalisation with the
+backbone's mean/std and conversion to a CHW float tensor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import albumentations as A
+import cv2
+from albumentations.pytorch import ToTensorV2
+from hydra.utils import instantiate
+
+from visionlab.errors import ConfigError
+
+PRESETS = ("none", "light", "strong")
+_INTERPOLATION = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC, "nearest": cv2.INTER_NEAREST}
+
+
+def _interpolation(name: str) -> int:
+    return _INTERPOLATION.get(name, cv2.INTER_LINEAR)
+
+
+def eval_resize(image_size: int, crop_pct: float, interpolation: str) -> list[A.BasicTransform]:
+    """Resize the shorter side to `image_size / crop_pct`, then centre-crop `image_size`."""
+    interp = _interpolation(interpolation)
+    resize_to = max(image_size, int(round(image_size / crop_pct)))
+    return [
+        A.SmallestMaxSize(max_size=resize_to, interpolation=interp),
+        A.CenterCrop(height=image_size, width=image_size),
+    ]
+
+
+def _augmentations(preset: str, image_size: int, interpolation: str) -> list[A.BasicTransform]:
+    interp = _interpolation(interpolation)
+    crop = A.RandomResizedCrop(
+        size=(image_size, image_size), scale=(0.35, 1.0), interpolation=interp
+    )
+    if preset == "light":
+        return [crop, A.HorizontalFlip()]
+    return [
+        crop,
+        A.HorizontalFlip(),
+        A.Affine(rotate=(-15, 15), shear=(-8, 8), p=0.5),
+        A.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.05, p=0.8),
+        A.ToGray(p=0.05),
+        A.CoarseDropout(
+            num_holes_range=(1, 4),
+            hole_height_range=(0.05, 0.2),
+            hole_width_range=(0.05, 0.2),
+            p=0.3,
+        ),
+    ]
+
+
+def build_classification_transforms(
+    train: bool,
+    image_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    crop_pct: float = 0.875,
+    interpolation: str = "bilinear",
+    augment: str = "light",
+    custom: Sequence[dict] | None = None,
+) -> A.Compose:
+    """The pipeline for one split.
+
+    `augment` picks a preset; `custom`, a list of albumentations `_target_` configs, replaces
+    the preset's augmentations for the train split.
+    """
+    if augment not in PRESETS:
+        raise ConfigError(f"data.augment={augment!r} is not one of {', '.join(PRESETS)}")
+    if not train or (augment == "none" and not custom):
+        steps = eval_resize(image_size, crop_pct, interpolation)
+    elif custom:
+        steps = [instantiate(t) for t in custom]
+        steps.append(A.Resize(image_size, image_size, interpolation=_interpolation(interpolation)))
+    else:
+        steps = _augmentations(augment, image_size, interpolation)
+    return A.Compose([*steps, A.Normalize(mean=mean, std=std), ToTensorV2()])

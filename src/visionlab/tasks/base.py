@@ -1,0 +1,145 @@
+"""The LightningModule base shared by every task: one `model_step`, optimizers, fine-tuning
+strategies, best-metric tracking and checkpoint metadata."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torchmetrics import MaxMetric, MinMetric
+
+from visionlab.errors import ConfigError
+from visionlab.models import build_model
+from visionlab.tasks.optim import build_optimizer, build_scheduler, parameter_groups
+
+FINETUNE_STRATEGIES = ("full", "frozen", "unfreeze_at")
+
+
+class VisionTask(L.LightningModule):
+    """Subclasses implement `model_step(batch) -> (loss, preds, targets)` and the metrics.
+
+    All constructor arguments are plain values, so checkpoints load with
+    `torch.load(weights_only=True)` and `visionlab.load_model` rebuilds the network from them.
+    """
+
+    name = ""
+
+    def __init__(
+        self,
+        model: dict,
+        num_classes: int,
+        class_names: list[str],
+        optimizer: dict,
+        scheduler: dict,
+        finetune: dict,
+        monitor: str,
+        mode: str,
+    ) -> None:
+        super().__init__()
+        if mode not in ("min", "max"):
+            raise ConfigError(f"task.mode must be 'min' or 'max', got {mode!r}")
+        self.model = build_model(model, num_classes)
+        self.monitor, self.mode = monitor, mode
+        self.best_metric = MaxMetric() if mode == "max" else MinMetric()
+        self.finetune = {"strategy": "full", "unfreeze_epoch": 0, "backbone_lr_mult": 1.0, **finetune}
+        if self.finetune["strategy"] not in FINETUNE_STRATEGIES:
+            raise ConfigError(
+                f"finetune.strategy={self.finetune['strategy']!r}; "
+                f"choose one of {', '.join(FINETUNE_STRATEGIES)}"
+            )
+        if self.finetune["strategy"] == "frozen":
+            self.model.set_backbone_frozen(True, freeze_weights=True)
+        self.run_config: dict[str, Any] = {}
+
+    def forward(self, images: torch.Tensor) -> Any:
+        return self.model(images)
+
+    # --- steps -------------------------------------------------------------------------
+    def model_step(self, batch: Any) -> tuple[torch.Tensor, Any, Any]:
+        raise NotImplementedError
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        loss, preds, targets = self.model_step(batch)
+        self.update_metrics("train", preds, targets)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        loss, preds, targets = self.model_step(batch)
+        self.update_metrics("val", preds, targets)
+        self.log("val/loss", loss, on_epoch=True, prog_bar=True)
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        loss, preds, targets = self.model_step(batch)
+        self.update_metrics("test", preds, targets)
+        self.log("test/loss", loss, on_epoch=True)
+
+    def update_metrics(self, stage: str, preds: Any, targets: Any) -> None:
+        """Update (and log) the stage's metric objects."""
+
+    # --- best-so-far tracking ---------------------------------------------------------------
+    def on_train_start(self) -> None:
+        self.best_metric.reset()
+        self.reset_metrics("val")
+
+    def reset_metrics(self, stage: str) -> None:
+        """Forget what the sanity check accumulated."""
+
+    def track_best(self, value: torch.Tensor) -> None:
+        if self.trainer.sanity_checking or self.trainer.state.fn != "fit":
+            return
+        self.best_metric(value)
+        self.log(f"{self.monitor}_best", self.best_metric.compute(), sync_dist=True)
+
+    # --- fine-tuning strategies ---------------------------------------------------------------
+    @property
+    def backbone_frozen_now(self) -> bool:
+        strategy = self.finetune["strategy"]
+        if strategy == "frozen":
+            return True
+        return strategy == "unfreeze_at" and self.current_epoch < self.finetune["unfreeze_epoch"]
+
+    def on_train_epoch_start(self) -> None:
+        if self.finetune["strategy"] == "unfreeze_at":
+            self.model.set_backbone_frozen(self.backbone_frozen_now)
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """While `unfreeze_at` keeps the backbone frozen, its parameters skip the step.
+
+        Their gradients are still computed, so DDP sees the same parameters every step.
+        """
+        if self.finetune["strategy"] == "unfreeze_at" and self.backbone_frozen_now:
+            for param in self.model.backbone.parameters():
+                param.grad = None
+
+    # --- optimisation ---------------------------------------------------------------------------
+    def configure_optimizers(self) -> dict:
+        opt_cfg = dict(self.hparams.optimizer)
+        groups = parameter_groups(
+            self.model,
+            lr=opt_cfg.pop("lr"),
+            weight_decay=opt_cfg.pop("weight_decay", 0.0),
+            backbone_lr_mult=self.finetune["backbone_lr_mult"],
+        )
+        optimizer = build_optimizer(groups, **opt_cfg)
+        scheduler = build_scheduler(
+            optimizer,
+            total_steps=self.trainer.estimated_stepping_batches,
+            max_epochs=self.trainer.max_epochs,
+            monitor=self.monitor,
+            mode=self.mode,
+            **self.hparams.scheduler,
+        )
+        return {"optimizer": optimizer, **({"lr_scheduler": scheduler} if scheduler else {})}
+
+    # --- checkpoints and outputs ---------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        from visionlab import __version__
+
+        checkpoint["visionlab"] = {"task": self.name, "version": __version__, "config": self.run_config}
+
+    @property
+    def plots_dir(self) -> Path:
+        return Path(self.trainer.default_root_dir) / "plots"

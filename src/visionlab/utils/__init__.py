@@ -1,0 +1,1 @@
+"""Run plumbing: config, run metadata, checkpoints, plots and logger media."""

@@ -1,0 +1,70 @@
+"""Config checks and derived values, applied before anything is built."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.tree import Tree
+
+from visionlab.errors import ConfigError
+from visionlab.models.backbones import preprocessing
+
+PREPROCESSING_KEYS = ("image_size", "mean", "std", "crop_pct", "interpolation")
+
+
+def config_dir() -> Path:
+    """The primary config folder of the running Hydra app (the repo's `conf/` otherwise)."""
+    if HydraConfig.initialized():
+        for source in HydraConfig.get().runtime.config_sources:
+            if source.provider == "main" and source.schema == "file":
+                return Path(source.path)
+    return Path(__file__).resolve().parents[3] / "conf"
+
+
+def models_for_task(task: str) -> list[str]:
+    """Names of the `model` configs whose `tasks` list includes `task`."""
+    names = []
+    for path in sorted((config_dir() / "model").glob("*.yaml")):
+        if task in (OmegaConf.load(path).get("tasks") or []):
+            names.append(path.stem)
+    return names
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Refuse a `model` that cannot serve the `task`, naming the ones that can."""
+    task = cfg.task.name
+    if task not in (cfg.model.get("tasks") or []):
+        options = ", ".join(models_for_task(task)) or "none yet"
+        raise ConfigError(
+            f"model '{cfg.model.name}' cannot serve task={task} "
+            f"(it serves: {', '.join(cfg.model.get('tasks') or [])}). "
+            f"Models for task={task}: {options}"
+        )
+
+
+def fill_preprocessing(cfg: DictConfig) -> None:
+    """Fill unset `data.image_size/mean/std/crop_pct/interpolation` from the backbone's
+    timm `pretrained_cfg`, so the resolved config records what was used."""
+    if all(cfg.data.get(key) is not None for key in PREPROCESSING_KEYS):
+        return
+    backbone = cfg.model.get("backbone") or {}
+    defaults = preprocessing(backbone.get("name", "resnet50"))
+    with open_dict(cfg):
+        for key in PREPROCESSING_KEYS:
+            if cfg.data.get(key) is None:
+                cfg.data[key] = defaults[key]
+
+
+def print_config_tree(cfg: DictConfig, first: tuple[str, ...] = ("task", "model", "data")) -> None:
+    """Print the resolved config as a tree, one branch per top-level key."""
+    tree = Tree("config", style="bold")
+    keys = [k for k in first if k in cfg] + [k for k in cfg if k not in first]
+    for key in keys:
+        value = cfg[key]
+        text = OmegaConf.to_yaml(value, resolve=True) if isinstance(value, DictConfig) else str(value)
+        tree.add(f"[bold cyan]{key}").add(Syntax(text.rstrip(), "yaml", theme="ansi_dark"))
+    Console().print(tree)

@@ -1,0 +1,54 @@
+"""Figures saved to the run folder and sent to image-capable loggers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger  # noqa: E402
+
+
+def confusion_matrix_figure(matrix: np.ndarray, class_names: list[str], title: str) -> plt.Figure:
+    """Row-normalised confusion matrix (rows: true class) annotated with counts."""
+    counts = np.asarray(matrix, dtype=np.int64)
+    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    n = len(class_names)
+    size = min(2.5 + 0.45 * n, 14)
+    fig, ax = plt.subplots(figsize=(size + 1.5, size), dpi=110)
+    image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class")
+    ax.set(
+        xticks=range(n),
+        yticks=range(n),
+        xlabel="predicted",
+        ylabel="true",
+        title=f"{title}  (accuracy {np.trace(counts) / max(counts.sum(), 1):.3f})",
+    )
+    ax.set_xticklabels(class_names, rotation=45, ha="right")
+    ax.set_yticklabels(class_names)
+    if n <= 25:
+        for i in range(n):
+            for j in range(n):
+                ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=8,
+                        color="white" if rates[i, j] > 0.5 else "black")
+    fig.tight_layout()
+    return fig
+
+
+def save_and_log_figure(
+    fig: plt.Figure, path: Path, key: str, loggers: list[Logger], step: int
+) -> Path:
+    """Write `fig` as PNG to `path`, send it to W&B / TensorBoard loggers, and close it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            logger.log_image(key=key, images=[str(path)], step=step)
+        elif isinstance(logger, TensorBoardLogger):
+            logger.experiment.add_figure(key, fig, global_step=step)
+    plt.close(fig)
+    return path

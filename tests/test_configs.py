@@ -1,0 +1,125 @@
+"""Every config group option composes and instantiates; bad choices fail with the options."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hydra.errors import ConfigCompositionException, MissingConfigException
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from tests.conftest import CONF_DIR, SHARED_DATA
+from visionlab.cli.common import build_datamodule, build_task, instantiate_dict
+from visionlab.errors import ConfigError
+from visionlab.utils.config import check_config, fill_preprocessing, models_for_task
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def build_all(cfg):
+    """Instantiate data module, task, callbacks, loggers and (where hardware allows) trainer."""
+    check_config(cfg)
+    fill_preprocessing(cfg)
+    datamodule = build_datamodule(cfg.data, cfg.task.name)
+    task = build_task(cfg, datamodule)
+    callbacks = instantiate_dict(cfg.callbacks)
+    loggers = instantiate_dict(cfg.get("logger"))
+    needs_gpu = cfg.trainer.accelerator == "gpu"
+    if not needs_gpu or torch.cuda.is_available():
+        instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    return datamodule, task, callbacks
+
+
+def test_default_config_builds(make_cfg):
+    datamodule, task, callbacks = build_all(make_cfg())
+    assert datamodule.class_names == ["circle", "square", "triangle"]
+    assert task.model.head[-1].out_features == 3
+    checkpoint = next(c for c in callbacks if isinstance(c, ModelCheckpoint))
+    assert (checkpoint.monitor, checkpoint.mode) == ("val/acc", "max")
+
+
+@pytest.mark.parametrize("option", options("model"))
+def test_model_options(make_cfg, option):
+    build_all(make_cfg(f"model={option}", "model.backbone.pretrained=false"))
+
+
+@pytest.mark.parametrize("option", options("finetune"))
+def test_finetune_options(make_cfg, option):
+    build_all(make_cfg(f"finetune={option}"))
+
+
+@pytest.mark.parametrize("option", options("trainer"))
+def test_trainer_options(make_cfg, option):
+    cfg = make_cfg(f"trainer={option}")
+    assert cfg.trainer._target_ == "lightning.pytorch.Trainer"
+    build_all(cfg)
+
+
+@pytest.mark.parametrize("option", options("logger"))
+def test_logger_options(make_cfg, option, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    build_all(make_cfg(f"logger={option}", "run_id=test"))
+
+
+@pytest.mark.parametrize("option", options("debug"))
+def test_debug_options(make_cfg, option):
+    build_all(make_cfg(f"debug={option}"))
+
+
+@pytest.mark.parametrize("option", options("data"))
+def test_data_options(make_cfg, option, imagefolder_root, csv_root):
+    roots = {"imagefolder": imagefolder_root, "csv": csv_root}
+    extra = [f"data.root={roots[option]}"] if option in roots else []
+    datamodule, task, _ = build_all(make_cfg(f"data={option}", *extra))
+    assert datamodule.num_classes == task.hparams.num_classes
+
+
+@pytest.mark.parametrize("option", options("hparams_search"))
+def test_hparams_search_options(make_cfg, option):
+    cfg = make_cfg(f"hparams_search={option}")
+    assert cfg.task.name in option
+
+
+@pytest.mark.parametrize("option", options("experiment"))
+def test_experiment_options(make_cfg, option):
+    cfg = make_cfg(f"experiment={option}")
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    build_all(cfg)
+
+
+@pytest.mark.parametrize("option", options("task"))
+def test_task_options_compose(make_cfg, option):
+    cfg = make_cfg(f"task={option}")
+    if option == "classify":
+        check_config(cfg)
+    else:  # no model for this task in the default config
+        with pytest.raises(ConfigError, match=f"cannot serve task={option}"):
+            check_config(cfg)
+
+
+def test_incompatible_model_lists_valid_models(make_cfg):
+    with pytest.raises(ConfigError) as err:
+        check_config(make_cfg("task=segment"))
+    assert "Models for task=segment" in str(err.value)
+    assert "efficientnet_lite0" in models_for_task("classify")
+
+
+def test_unknown_option_names_valid_ones(make_cfg):
+    with pytest.raises(MissingConfigException) as err:
+        make_cfg("model=efficientnet_lite9")
+    assert "efficientnet_lite0" in str(err.value)
+
+
+def test_key_typo_fails(make_cfg):
+    with pytest.raises(ConfigCompositionException, match="max_epoch"):
+        make_cfg("trainer.max_epoch=3")
+
+
+def test_unknown_data_source_for_task(make_cfg):
+    cfg = make_cfg("data.source=coco")
+    with pytest.raises(ConfigError, match="imagefolder, csv, shapes"):
+        build_datamodule(cfg.data, cfg.task.name)

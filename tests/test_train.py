@@ -1,0 +1,147 @@
+"""End-to-end runs on the embedded shapes data: train, evaluate, predict, fine-tuning."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import CONF_DIR
+from visionlab import load_model
+from visionlab.cli.evaluate import evaluate
+from visionlab.cli.predict import predict
+from visionlab.cli.train import train
+
+CLASSIFY_MODELS = sorted(
+    p.stem for p in (CONF_DIR / "model").glob("*.yaml") if "classify" in p.read_text()
+)
+
+
+@pytest.mark.parametrize("model", CLASSIFY_MODELS)
+def test_fast_dev_run(make_cfg, model):
+    pretrained = "true" if model == "efficientnet_lite0" else "false"
+    train(make_cfg("debug=fdr", f"model={model}", f"model.backbone.pretrained={pretrained}"))
+
+
+def test_overfit_one_batch(make_cfg):
+    cfg = make_cfg(
+        "debug=overfit",
+        "task.label_smoothing=0",
+        "task.scheduler.name=none",
+        "data.batch_size=8",
+        "model.drop_rate=0",
+        "test=false",
+    )
+    train(cfg)
+    rows = list(csv.DictReader(open(Path(cfg.paths.output_dir) / "metrics.csv")))
+    losses = [float(r["train/loss_epoch"]) for r in rows if r.get("train/loss_epoch")]
+    assert losses[-1] < 0.05, losses[-5:]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, data_dir):
+    """A 2-epoch shapes run; returns its run folder."""
+    from tests.conftest import FAST, compose_config
+
+    run_dir = tmp_path_factory.mktemp("trained") / "run"
+    cfg = compose_config([*FAST, "trainer.max_epochs=2"], run_dir, data_dir)
+    train(cfg)
+    return run_dir
+
+
+def test_run_folder_contents(trained_run):
+    for name in ("config.yaml", "run.json", "metrics.csv", "results.json", "hparams.yaml"):
+        assert (trained_run / name).is_file(), name
+    for name in ("checkpoints/best.ckpt", "checkpoints/last.ckpt", "plots/confusion_matrix_val.png"):
+        assert (trained_run / name).is_file(), name
+    meta = json.loads((trained_run / "run.json").read_text())
+    assert meta["packages"]["torch"] and meta["run_id"]
+
+
+def test_checkpoint_is_weights_only(trained_run):
+    checkpoint = torch.load(trained_run / "checkpoints/best.ckpt", weights_only=True)
+    assert checkpoint["visionlab"]["task"] == "classify"
+    assert checkpoint["visionlab"]["config"]["data"]["image_size"] == 64
+    task = load_model(trained_run / "checkpoints/best.ckpt")
+    assert not task.training and task.hparams.class_names == ["circle", "square", "triangle"]
+
+
+def test_evaluate_reproduces_val_acc(trained_run, make_cfg):
+    results = json.loads((trained_run / "results.json").read_text())["metrics"]
+    checkpoint = torch.load(trained_run / "checkpoints/best.ckpt", weights_only=True)
+    callback = next(v for k, v in checkpoint["callbacks"].items() if "ModelCheckpoint" in k)
+    assert results["val/acc"] == pytest.approx(float(callback["best_model_score"]), abs=1e-4)
+
+    cfg = make_cfg(f"ckpt_path={trained_run / 'checkpoints/best.ckpt'}", name="eval", run="eval")
+    evaluated = evaluate(cfg)
+    assert evaluated["val/acc"] == pytest.approx(results["val/acc"], abs=1e-4)
+    assert evaluated["test/acc"] == pytest.approx(results["test/acc"], abs=1e-4)
+
+
+def test_predict_from_checkpoint_alone(trained_run, make_cfg, imagefolder_root):
+    cfg = make_cfg(
+        f"ckpt_path={trained_run / 'checkpoints/best.ckpt'}",
+        f"input={imagefolder_root / 'val'}",
+        "topk=2",
+        name="predict",
+        run="predict",
+    )
+    out = predict(cfg)
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 18
+    assert list(rows[0]) == ["file", "class_1", "prob_1", "class_2", "prob_2"]
+    assert all(float(r["prob_1"]) >= float(r["prob_2"]) for r in rows)
+    assert {r["class_1"] for r in rows} <= {"circle", "square", "triangle"}
+
+
+def _backbone_state(task) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in task.model.backbone.state_dict().items()}
+
+
+def _train_and_capture(make_cfg, *overrides):
+    """Train and return (backbone state before, task after)."""
+    from lightning.pytorch.callbacks import Callback
+
+    captured = {}
+
+    class Capture(Callback):
+        def on_fit_start(self, trainer, pl_module):
+            captured["before"] = _backbone_state(pl_module)
+            captured["task"] = pl_module
+
+        def on_train_epoch_end(self, trainer, pl_module):
+            captured[f"epoch{trainer.current_epoch}"] = _backbone_state(pl_module)
+
+    cfg = make_cfg(*overrides, "test=false", "callbacks.early_stopping=null")
+    cfg.callbacks.capture = {"_target_": f"{__name__}._capture_factory"}
+    _CAPTURE["cls"] = Capture
+    train(cfg)
+    return captured
+
+
+_CAPTURE: dict = {}
+
+
+def _capture_factory():
+    return _CAPTURE["cls"]()
+
+
+def test_frozen_keeps_backbone_and_bn_stats(make_cfg):
+    captured = _train_and_capture(make_cfg, "finetune=frozen", "trainer.max_epochs=1")
+    after = captured["epoch0"]
+    for key, value in captured["before"].items():
+        assert torch.equal(value, after[key]), f"{key} changed under finetune=frozen"
+    head = captured["task"].model.head
+    assert all(p.requires_grad for p in head.parameters())
+
+
+def test_unfreeze_at_trains_backbone_after_unfreeze_epoch(make_cfg):
+    captured = _train_and_capture(
+        make_cfg, "finetune=unfreeze_at", "finetune.unfreeze_epoch=1", "trainer.max_epochs=2"
+    )
+    before, epoch0, epoch1 = captured["before"], captured["epoch0"], captured["epoch1"]
+    assert all(torch.equal(before[k], epoch0[k]) for k in before), "backbone moved while frozen"
+    assert any(not torch.equal(epoch0[k], epoch1[k]) for k in before), "backbone never trained"

@@ -1,0 +1,15 @@
+"""Train a model: python train.py task=classify model=efficientnet_lite0 data=imagefolder data.root=PATH"""
+
+import hydra
+
+from visionlab.cli.common import run_entry
+from visionlab.cli.train import train
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg):
+    return run_entry(train, cfg)
+
+
+if __name__ == "__main__":
+    main()
