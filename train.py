@@ -1,4 +1,4 @@
-"""Train a model: python train.py task=classify model=efficientnet_lite0 data=imagefolder data.root=PATH"""
+"""Train a model: python train.py [task=classify] [model=...] [data=imagefolder data.root=PATH]"""
 
 import hydra
 

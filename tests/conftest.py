@@ -6,10 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
+
+from visionlab.utils.config import compose_config
 
 REPO = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO / "conf"
@@ -32,30 +32,15 @@ def data_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("data")
 
 
-def compose_config(
-    overrides: list[str], run_dir: Path, data_dir: Path, config_name: str = "train"
-) -> DictConfig:
-    """Compose `conf/<config_name>.yaml` as Hydra would, with paths inside `run_dir`."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        cfg.paths.root_dir = str(REPO)
-        cfg.paths.output_dir = str(run_dir)
-        cfg.paths.log_dir = str(run_dir.parent)
-        cfg.paths.data_dir = str(data_dir)
-        del cfg["hydra"]
-    return cfg
-
-
 @pytest.fixture
 def make_cfg(tmp_path, data_dir) -> Callable[..., DictConfig]:
     """`make_cfg(*overrides, name="train", run="run")` -> a composed config for a fast run."""
 
-    def make(*overrides: str, name: str = "train", run: str = "run", fast: bool = True) -> DictConfig:
+    def make(
+        *overrides: str, name: str = "train", run: str = "run", fast: bool = True
+    ) -> DictConfig:
         extra = FAST if (fast and name == "train") else []
-        return compose_config([*extra, *overrides], tmp_path / run, data_dir, name)
+        return compose_config(name, [*extra, *overrides], tmp_path / run, REPO, data_dir)
 
     yield make
     GlobalHydra.instance().clear()

@@ -50,7 +50,9 @@ def test_csv_reports_missing_images_and_unknown_classes(tmp_path, csv_root):
     (tmp_path / "val.csv").write_text("\n".join([*val, f"{val[1].split(',')[0]},hexagon"]) + "\n")
     index = read_csv_labels(tmp_path)
     reasons = dict(index.skipped)
-    assert reasons[f"{tmp_path / 'train.csv'}:{len(rows) + 1}"] == "image 'images/nope.png' not found"
+    assert (
+        reasons[f"{tmp_path / 'train.csv'}:{len(rows) + 1}"] == "image 'images/nope.png' not found"
+    )
     assert "hexagon" in reasons[f"{tmp_path / 'val.csv'}:{len(val) + 1}"]
     assert len(index.split("train")) == 12
 

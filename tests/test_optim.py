@@ -15,7 +15,10 @@ def model():
 
 
 def test_groups_split_decay_and_backbone_lr(model):
-    groups = {g["name"]: g for g in parameter_groups(model, lr=1e-3, weight_decay=0.05, backbone_lr_mult=0.1)}
+    groups = {
+        g["name"]: g
+        for g in parameter_groups(model, lr=1e-3, weight_decay=0.05, backbone_lr_mult=0.1)
+    }
     assert set(groups) == {"backbone", "backbone_no_decay", "head", "head_no_decay"}
     assert groups["backbone"]["lr"] == pytest.approx(1e-4) and groups["head"]["lr"] == 1e-3
     assert groups["backbone_no_decay"]["weight_decay"] == 0.0
@@ -40,10 +43,12 @@ def test_cosine_with_warmup_shape():
     assert factor(55) == pytest.approx(0.505, abs=1e-3)
     assert factor(100) == pytest.approx(0.01)
     values = [factor(s) for s in range(10, 101)]
-    assert all(a >= b for a, b in zip(values, values[1:]))
+    assert all(a >= b for a, b in zip(values, values[1:], strict=False))
 
 
 def test_sgd_and_adamw(model):
     groups = parameter_groups(model, 0.1, 0.0, 1.0)
     assert isinstance(build_optimizer(groups, "sgd"), torch.optim.SGD)
-    assert isinstance(build_optimizer(parameter_groups(model, 0.1, 0.0, 1.0), "adamw"), torch.optim.AdamW)
+    assert isinstance(
+        build_optimizer(parameter_groups(model, 0.1, 0.0, 1.0), "adamw"), torch.optim.AdamW
+    )

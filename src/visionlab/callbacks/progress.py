@@ -50,9 +50,8 @@ class LineProgressBar(ProgressBar):
             k: v for k, v in self.get_metrics(trainer, pl_module).items() if not k.endswith("_step")
         }
         seconds = time.perf_counter() - self._epoch_start
-        self._print(
-            f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} ({seconds:.1f}s)  {_format(metrics)}"
-        )
+        epoch = f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"
+        self._print(f"{epoch} ({seconds:.1f}s)  {_format(metrics)}")
 
 
 def auto_progress_bar(every_n_batches: int = 50) -> ProgressBar:

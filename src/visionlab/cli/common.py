@@ -45,8 +45,14 @@ def run_entry(main: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
 
 def build_datamodule(data_cfg: DictConfig | dict, task: str) -> VisionDataModule:
     if task not in DATAMODULES:
-        raise ConfigError(f"task={task}: no data module yet; choose one of {', '.join(DATAMODULES)}")
-    data = OmegaConf.to_container(data_cfg, resolve=True) if isinstance(data_cfg, DictConfig) else dict(data_cfg)
+        raise ConfigError(
+            f"task={task}: no data module yet; choose one of {', '.join(DATAMODULES)}"
+        )
+    data = (
+        OmegaConf.to_container(data_cfg, resolve=True)
+        if isinstance(data_cfg, DictConfig)
+        else dict(data_cfg)
+    )
     return DATAMODULES[task](**data)
 
 

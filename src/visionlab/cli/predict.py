@@ -33,7 +33,9 @@ def predict(cfg: DictConfig) -> Path:
         raise ConfigError(f"predict.py does not support task={task.name} yet")
     source = Path(cfg.input).expanduser()
     files = list_images(source)
-    device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    device = (
+        cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    )
     out = PREDICTORS[task.name](
         task,
         files,

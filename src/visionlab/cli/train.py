@@ -17,8 +17,9 @@ from visionlab.utils.run import run_id_for, write_run_files
 log = logging.getLogger("visionlab")
 
 
-def _scalars(metrics: dict) -> dict[str, float]:
-    return {k: float(v) for k, v in metrics.items()}
+def _scalars(results: list[dict]) -> dict[str, float]:
+    """The first dataloader's metrics from `trainer.validate/test` (empty when skipped)."""
+    return {k: float(v) for k, v in (results[0] if results else {}).items()}
 
 
 def train(cfg: DictConfig) -> float | None:
@@ -49,9 +50,9 @@ def train(cfg: DictConfig) -> float | None:
 
     checkpoint = trainer.checkpoint_callback
     best = checkpoint.best_model_path if checkpoint and checkpoint.best_model_path else None
-    results = _scalars(trainer.validate(task, datamodule=datamodule, ckpt_path=best)[0])
+    results = _scalars(trainer.validate(task, datamodule=datamodule, ckpt_path=best))
     if datamodule.has_test and cfg.get("test"):
-        results |= _scalars(trainer.test(task, datamodule=datamodule, ckpt_path=best)[0])
+        results |= _scalars(trainer.test(task, datamodule=datamodule, ckpt_path=best))
     if trainer.is_global_zero:
         (run_dir / "results.json").write_text(
             json.dumps({"best_checkpoint": best, "metrics": results}, indent=2)

@@ -110,7 +110,9 @@ class VisionDataModule(L.LightningDataModule):
             if samples:
                 self.datasets[split] = self.build_dataset(split, samples)
         counts = ", ".join(f"{s} {len(d)}" for s, d in self.datasets.items())
-        log.info("Data %s (%s): %s images, %d classes", self.source, self.root, counts, self.num_classes)
+        log.info(
+            "Data %s (%s): %s images, %d classes", self.source, self.root, counts, self.num_classes
+        )
 
     def build_dataset(self, split: str, samples: list) -> Dataset:
         raise NotImplementedError

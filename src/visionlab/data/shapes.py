@@ -43,8 +43,10 @@ def _shape_mask(rng: np.random.Generator, class_id: int, size: int, extent: floa
         start = rng.uniform(0, 2 * math.pi)
         draw.polygon(
             [
-                (cx + radius * math.cos(start + k * 2 * math.pi / corners),
-                 cy + radius * math.sin(start + k * 2 * math.pi / corners))
+                (
+                    cx + radius * math.cos(start + k * 2 * math.pi / corners),
+                    cy + radius * math.sin(start + k * 2 * math.pi / corners),
+                )
                 for k in range(corners)
             ],
             fill=1,

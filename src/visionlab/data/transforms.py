@@ -16,7 +16,11 @@ from hydra.utils import instantiate
 from visionlab.errors import ConfigError
 
 PRESETS = ("none", "light", "strong")
-_INTERPOLATION = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC, "nearest": cv2.INTER_NEAREST}
+_INTERPOLATION = {
+    "bilinear": cv2.INTER_LINEAR,
+    "bicubic": cv2.INTER_CUBIC,
+    "nearest": cv2.INTER_NEAREST,
+}
 
 
 def _interpolation(name: str) -> int:

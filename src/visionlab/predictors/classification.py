@@ -17,7 +17,9 @@ from visionlab.tasks import ClassificationTask
 log = logging.getLogger(__name__)
 
 
-def _batches(files: Sequence[Path], transform, size: int) -> Iterator[tuple[list[Path], torch.Tensor]]:
+def _batches(
+    files: Sequence[Path], transform, size: int
+) -> Iterator[tuple[list[Path], torch.Tensor]]:
     batch_files, images = [], []
     for path in files:
         try:

@@ -43,7 +43,12 @@ class VisionTask(L.LightningModule):
         self.model = build_model(model, num_classes)
         self.monitor, self.mode = monitor, mode
         self.best_metric = MaxMetric() if mode == "max" else MinMetric()
-        self.finetune = {"strategy": "full", "unfreeze_epoch": 0, "backbone_lr_mult": 1.0, **finetune}
+        self.finetune = {
+            "strategy": "full",
+            "unfreeze_epoch": 0,
+            "backbone_lr_mult": 1.0,
+            **finetune,
+        }
         if self.finetune["strategy"] not in FINETUNE_STRATEGIES:
             raise ConfigError(
                 f"finetune.strategy={self.finetune['strategy']!r}; "
@@ -69,12 +74,12 @@ class VisionTask(L.LightningModule):
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         loss, preds, targets = self.model_step(batch)
         self.update_metrics("val", preds, targets)
-        self.log("val/loss", loss, on_epoch=True, prog_bar=True)
+        self.log("val/loss", loss, on_epoch=True, prog_bar=True, sync_dist=True)
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
         loss, preds, targets = self.model_step(batch)
         self.update_metrics("test", preds, targets)
-        self.log("test/loss", loss, on_epoch=True)
+        self.log("test/loss", loss, on_epoch=True, sync_dist=True)
 
     def update_metrics(self, stage: str, preds: Any, targets: Any) -> None:
         """Update (and log) the stage's metric objects."""
@@ -138,7 +143,11 @@ class VisionTask(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         from visionlab import __version__
 
-        checkpoint["visionlab"] = {"task": self.name, "version": __version__, "config": self.run_config}
+        checkpoint["visionlab"] = {
+            "task": self.name,
+            "version": __version__,
+            "config": self.run_config,
+        }
 
     @property
     def plots_dir(self) -> Path:

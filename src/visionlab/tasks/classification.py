@@ -88,7 +88,9 @@ class ClassificationTask(VisionTask):
         if self.trainer.sanity_checking or not self.trainer.is_global_zero:
             return
         fig = confusion_matrix_figure(
-            matrix, self.hparams.class_names, f"{stage} confusion matrix, epoch {self.current_epoch}"
+            matrix,
+            self.hparams.class_names,
+            f"{stage} confusion matrix, epoch {self.current_epoch}",
         )
         save_and_log_figure(
             fig,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 from rich.console import Console
@@ -23,6 +25,29 @@ def config_dir() -> Path:
             if source.provider == "main" and source.schema == "file":
                 return Path(source.path)
     return Path(__file__).resolve().parents[3] / "conf"
+
+
+def compose_config(
+    config_name: str,
+    overrides: list[str],
+    run_dir: Path,
+    root_dir: Path | None = None,
+    data_dir: Path | None = None,
+) -> DictConfig:
+    """Compose `conf/<config_name>.yaml` outside `@hydra.main` (scripts, tests), with the run
+    folder at `run_dir`; the result can be passed to `train`, `evaluate` or `predict`."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        cfg.paths.root_dir = str(root_dir or config_dir().parent)
+        cfg.paths.output_dir = str(run_dir)
+        cfg.paths.log_dir = str(run_dir.parent)
+        if data_dir is not None:
+            cfg.paths.data_dir = str(data_dir)
+        del cfg["hydra"]
+    return cfg
 
 
 def models_for_task(task: str) -> list[str]:
@@ -65,6 +90,8 @@ def print_config_tree(cfg: DictConfig, first: tuple[str, ...] = ("task", "model"
     keys = [k for k in first if k in cfg] + [k for k in cfg if k not in first]
     for key in keys:
         value = cfg[key]
-        text = OmegaConf.to_yaml(value, resolve=True) if isinstance(value, DictConfig) else str(value)
+        text = (
+            OmegaConf.to_yaml(value, resolve=True) if isinstance(value, DictConfig) else str(value)
+        )
         tree.add(f"[bold cyan]{key}").add(Syntax(text.rstrip(), "yaml", theme="ansi_dark"))
     Console().print(tree)

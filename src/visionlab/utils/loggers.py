@@ -40,4 +40,6 @@ def wandb_logger(
         if mode == "offline":
             log.info("W&B: no API key found, logging offline to %s/wandb", save_dir)
     Path(save_dir).mkdir(parents=True, exist_ok=True)
-    return WandbLogger(save_dir=save_dir, id=run_id, project=project, offline=mode == "offline", **kwargs)
+    return WandbLogger(
+        save_dir=save_dir, id=run_id, project=project, offline=mode == "offline", **kwargs
+    )

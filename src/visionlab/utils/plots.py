@@ -33,8 +33,15 @@ def confusion_matrix_figure(matrix: np.ndarray, class_names: list[str], title: s
     if n <= 25:
         for i in range(n):
             for j in range(n):
-                ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=8,
-                        color="white" if rates[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(counts[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if rates[i, j] > 0.5 else "black",
+                )
     fig.tight_layout()
     return fig
 

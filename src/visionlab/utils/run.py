@@ -14,8 +14,16 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 PACKAGES = (
-    "visionlab", "torch", "torchvision", "lightning", "hydra-core", "timm", "torchmetrics",
-    "albumentations", "wandb", "numpy",
+    "visionlab",
+    "torch",
+    "torchvision",
+    "lightning",
+    "hydra-core",
+    "timm",
+    "torchmetrics",
+    "albumentations",
+    "wandb",
+    "numpy",
 )
 
 

@@ -16,7 +16,9 @@ from visionlab.errors import DataError
 
 
 def _class_dirs(folder: Path) -> dict[str, Path]:
-    return {d.name: d for d in sorted(folder.iterdir()) if d.is_dir() and not d.name.startswith(".")}
+    return {
+        d.name: d for d in sorted(folder.iterdir()) if d.is_dir() and not d.name.startswith(".")
+    }
 
 
 def _scan(folder: Path, class_to_idx: dict[str, int]) -> tuple[list, list]:

@@ -19,5 +19,7 @@ def read_shapes(
     **_: object,
 ) -> SourceIndex:
     """Generate `root/classify` if needed, then read it like any ImageFolder dataset."""
-    folder = ensure_generated(Path(root) / "classify", dict(counts or DEFAULT_COUNTS), image_size, seed)
+    folder = ensure_generated(
+        Path(root) / "classify", dict(counts or DEFAULT_COUNTS), image_size, seed
+    )
     return read_imagefolder(folder)
