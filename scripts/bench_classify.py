@@ -11,67 +11,22 @@ warm-up and is not counted.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import platform
 import statistics
 import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import lightning as L
 import torch
-import torch.nn.functional as F
+from benchlib import plain_classification_loop, visionlab_run
 from omegaconf import OmegaConf
-from torch.utils.data import DataLoader
 
 from visionlab.cli.common import build_datamodule
-from visionlab.cli.train import train
-from visionlab.data import ClassificationDataModule
-from visionlab.models import build_model
-from visionlab.tasks.optim import parameter_groups
 from visionlab.utils.config import compose_config, config_dir, fill_preprocessing
 
 REPO = config_dir().parent
 HYMENOPTERA = REPO.parent / "shared" / "data" / "hymenoptera_data"
-
-
-def plain_loop(
-    datamodule: ClassificationDataModule, model_cfg: dict, lr: float, epochs: int
-) -> list[float]:
-    """The reference: a hand-written training loop over the same dataset and loader settings."""
-    L.seed_everything(0)
-    datamodule.setup("fit")
-    loader = DataLoader(
-        datamodule.datasets["train"],
-        batch_size=datamodule.batch_size,
-        shuffle=True,
-        num_workers=datamodule.num_workers,
-        persistent_workers=datamodule.num_workers > 0,
-    )
-    model = build_model(model_cfg, datamodule.num_classes).train()
-    optimizer = torch.optim.AdamW(parameter_groups(model, lr, 0.01, 1.0))
-    speeds = []
-    for _ in range(epochs):
-        start = end = time.perf_counter()
-        images_seen = 0
-        for images, labels in loader:
-            loss = F.cross_entropy(model(images), labels, label_smoothing=0.1)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            images_seen += len(images)
-            end = time.perf_counter()
-        speeds.append(images_seen / (end - start))
-    return speeds
-
-
-def visionlab_run(overrides: list[str], run_dir: Path) -> list[float]:
-    cfg = compose_config("train", overrides, run_dir)
-    train(cfg)
-    with (run_dir / "metrics.csv").open() as f:
-        return [float(r["train/img_per_s"]) for r in csv.DictReader(f) if r.get("train/img_per_s")]
 
 
 def main() -> None:
@@ -100,7 +55,7 @@ def main() -> None:
         fill_preprocessing(cfg)
         datamodule = build_datamodule(cfg.data, cfg.task.name)
         model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
-        plain = plain_loop(datamodule, model_cfg, cfg.task.optimizer.lr, args.epochs)
+        plain = plain_classification_loop(datamodule, model_cfg, cfg.task.optimizer.lr, args.epochs)
         framework = visionlab_run(overrides, Path(tmp) / "visionlab")
 
     plain_speed = statistics.mean(plain[1:] or plain)

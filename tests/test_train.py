@@ -148,3 +148,14 @@ def test_unfreeze_at_survives_resume(make_cfg, pretrained_backbone):
     after_epoch1 = _backbone(checkpoint)
     changed = [k for k, v in after_epoch0.items() if not torch.equal(v, after_epoch1[k])]
     assert any(k.endswith("weight") for k in changed), "backbone did not train after unfreezing"
+
+
+def test_wandb_offline_run_without_api_key(make_cfg, monkeypatch):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("NETRC", "/nonexistent")
+    cfg = make_cfg("logger=wandb", "debug=limit", "trainer.max_epochs=1", "test=false")
+    train(cfg)
+    runs = list((Path(cfg.paths.output_dir) / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and runs[0].name.endswith(cfg.run_id)
+    assert list(runs[0].glob("*.wandb"))

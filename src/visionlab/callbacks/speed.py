@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import lightning as L
+import torch
 
 
 class TrainSpeed(L.Callback):
@@ -22,6 +23,8 @@ class TrainSpeed(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self._images += len(batch[0])
+        if batch_idx + 1 == trainer.num_training_batches and torch.cuda.is_available():
+            torch.cuda.synchronize()  # count queued GPU work in the epoch's time
         self._end = time.perf_counter()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from visionlab.cli.common import build_datamodule, build_task, build_trainer, instantiate_dict
 from visionlab.utils.config import check_config, fill_preprocessing, print_config_tree
+from visionlab.utils.plots import save_and_log_figure, training_curves_figure
 from visionlab.utils.run import run_id_for, write_run_files
 
 log = logging.getLogger("visionlab")
@@ -20,6 +21,13 @@ log = logging.getLogger("visionlab")
 def _scalars(results: list[dict]) -> dict[str, float]:
     """The first dataloader's metrics from `trainer.validate/test` (empty when skipped)."""
     return {k: float(v) for k, v in (results[0] if results else {}).items()}
+
+
+def _plot_curves(run_dir: Path) -> None:
+    metrics_csv = run_dir / "metrics.csv"
+    fig = training_curves_figure(metrics_csv) if metrics_csv.is_file() else None
+    if fig is not None:
+        save_and_log_figure(fig, run_dir / "plots" / "curves.png", "curves", [], step=0)
 
 
 def train(cfg: DictConfig) -> float | None:
@@ -54,6 +62,7 @@ def train(cfg: DictConfig) -> float | None:
     if datamodule.has_test and cfg.get("test"):
         results |= _scalars(trainer.test(task, datamodule=datamodule, ckpt_path=best))
     if trainer.is_global_zero:
+        _plot_curves(run_dir)
         (run_dir / "results.json").write_text(
             json.dumps({"best_checkpoint": best, "metrics": results}, indent=2)
         )

@@ -8,6 +8,7 @@ import math
 import os
 import shutil
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -77,16 +78,29 @@ def render_scene(
     return image.clip(0, 255).astype(np.uint8), instances
 
 
+def _write_one_shape_image(folder: Path, split: str, split_no: int, i: int, size: int, seed: int):
+    class_id = i % len(CLASS_NAMES)
+    image, _ = render_scene(np.random.default_rng([seed, split_no, i]), size, [class_id])
+    Image.fromarray(image).save(folder / split / CLASS_NAMES[class_id] / f"{i:05d}.png")
+
+
 def write_classification(folder: Path, counts: dict[str, int], image_size: int, seed: int) -> None:
-    """Write one-shape images as an ImageFolder tree `folder/<split>/<class>/<n>.png`."""
+    """Write one-shape images as an ImageFolder tree `folder/<split>/<class>/<n>.png`.
+
+    Every image has its own seeded generator, so the output does not depend on the order or
+    the number of worker processes that render it.
+    """
+    jobs = []
     for split_no, (split, count) in enumerate(counts.items()):
         for name in CLASS_NAMES:
             (folder / split / name).mkdir(parents=True, exist_ok=True)
-        for i in range(count):
-            class_id = i % len(CLASS_NAMES)
-            rng = np.random.default_rng([seed, split_no, i])
-            image, _ = render_scene(rng, image_size, [class_id])
-            Image.fromarray(image).save(folder / split / CLASS_NAMES[class_id] / f"{i:05d}.png")
+        jobs += [(folder, split, split_no, i, image_size, seed) for i in range(count)]
+    if len(jobs) < 1000 or (os.cpu_count() or 1) < 4:
+        for job in jobs:
+            _write_one_shape_image(*job)
+        return
+    with ProcessPoolExecutor() as pool:
+        list(pool.map(_write_one_shape_image, *zip(*jobs, strict=True), chunksize=64))
 
 
 def ensure_generated(folder: Path, counts: dict[str, int], image_size: int, seed: int) -> Path:

@@ -8,11 +8,13 @@ from visionlab.errors import ConfigError
 from visionlab.models.classifier import Classifier
 
 ARCHITECTURES = {"classifier": Classifier}
+# keys of the `model` config read by the task or the entry points, not by the network
+NON_MODEL_KEYS = ("arch", "name", "tasks", "channels_last")
 
 
 def build_model(config: dict, num_classes: int) -> nn.Module:
-    """The network named by `config["arch"]`; other keys except `name`/`tasks` are its args."""
-    args = {k: v for k, v in config.items() if k not in ("arch", "name", "tasks")}
+    """The network named by `config["arch"]`; its other keys (but NON_MODEL_KEYS) are its args."""
+    args = {k: v for k, v in config.items() if k not in NON_MODEL_KEYS}
     arch = config.get("arch")
     if arch not in ARCHITECTURES:
         raise ConfigError(f"model.arch={arch!r}; known architectures: {', '.join(ARCHITECTURES)}")

@@ -41,6 +41,10 @@ class VisionTask(L.LightningModule):
         if mode not in ("min", "max"):
             raise ConfigError(f"task.mode must be 'min' or 'max', got {mode!r}")
         self.model = build_model(model, num_classes)
+        self.memory_format = (
+            torch.channels_last if model.get("channels_last") else torch.contiguous_format
+        )
+        self.model.to(memory_format=self.memory_format)
         self.monitor, self.mode = monitor, mode
         self.best_metric = MaxMetric() if mode == "max" else MinMetric()
         self.finetune = {
@@ -59,7 +63,7 @@ class VisionTask(L.LightningModule):
         self.run_config: dict[str, Any] = {}
 
     def forward(self, images: torch.Tensor) -> Any:
-        return self.model(images)
+        return self.model(images.contiguous(memory_format=self.memory_format))
 
     # --- steps -------------------------------------------------------------------------
     def model_step(self, batch: Any) -> tuple[torch.Tensor, Any, Any]:

@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def confusion_matrix_figure(matrix: np.ndarray, class_names: list[str], title: str) -> plt.Figure:
@@ -42,6 +43,46 @@ def confusion_matrix_figure(matrix: np.ndarray, class_names: list[str], title: s
                     fontsize=8,
                     color="white" if rates[i, j] > 0.5 else "black",
                 )
+    fig.tight_layout()
+    return fig
+
+
+def training_curves_figure(metrics_csv: Path) -> plt.Figure | None:
+    """Loss (train and val) and every other epoch-level val metric against the epoch."""
+    import csv
+
+    with metrics_csv.open() as f:
+        rows = list(csv.DictReader(f))
+    series: dict[str, dict[int, float]] = {}
+    for row in rows:
+        if not row.get("epoch"):
+            continue
+        for key, value in row.items():
+            if value and (key.startswith("val/") or key == "train/loss_epoch"):
+                series.setdefault(key, {})[int(row["epoch"])] = float(value)
+    trained = series.get("train/loss_epoch", {})
+    if not trained:
+        return None
+    last = max(trained)  # later rows come from the final validate/test of the best checkpoint
+    series = {k: {e: v for e, v in s.items() if e <= last} for k, s in series.items()}
+    others = sorted(k for k in series if "loss" not in k and not k.endswith("_best"))
+    fig, axes = plt.subplots(1, 2 if others else 1, figsize=(11 if others else 5.5, 4), dpi=110)
+    axes = np.atleast_1d(axes)
+    for key, label in (("train/loss_epoch", "train"), ("val/loss", "val")):
+        if key in series:
+            epochs, values = zip(*sorted(series[key].items()), strict=True)
+            axes[0].plot(np.array(epochs) + 1, values, marker="o", label=label)
+    axes[0].set(title="loss", xlabel="epoch")
+    axes[0].legend()
+    for key in others:
+        epochs, values = zip(*sorted(series[key].items()), strict=True)
+        axes[1].plot(np.array(epochs) + 1, values, marker="o", label=key)
+    if others:
+        axes[1].set(title="validation metrics", xlabel="epoch")
+        axes[1].legend()
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     return fig
 

@@ -1,0 +1,94 @@
+"""Shared pieces of the benchmark scripts: the plain PyTorch reference loop and a visionlab run
+read back from its metrics.csv. Throughput is images per second from an epoch's first batch
+request to its last optimizer step, in both."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from visionlab.cli.train import train
+from visionlab.data import VisionDataModule
+from visionlab.models import build_model
+from visionlab.tasks.optim import parameter_groups
+from visionlab.utils.config import compose_config
+
+
+def train_loader(datamodule: VisionDataModule) -> DataLoader:
+    """The train loader a hand-written loop would build from the same dataset and settings."""
+    datamodule.setup("fit")
+    return DataLoader(
+        datamodule.datasets["train"],
+        batch_size=datamodule.batch_size,
+        shuffle=True,
+        num_workers=datamodule.num_workers,
+        pin_memory=datamodule.pin_memory,
+        persistent_workers=datamodule.num_workers > 0,
+    )
+
+
+def plain_classification_loop(
+    datamodule: VisionDataModule,
+    model_cfg: dict,
+    lr: float,
+    epochs: int,
+    device: str = "cpu",
+    bf16: bool = False,
+) -> list[float]:
+    """Train with a hand-written loop; return img/s per epoch."""
+    L.seed_everything(0)
+    loader = train_loader(datamodule)
+    memory_format = (
+        torch.channels_last if model_cfg.get("channels_last") else torch.contiguous_format
+    )
+    model = build_model(model_cfg, datamodule.num_classes).to(device, memory_format=memory_format)
+    optimizer = torch.optim.AdamW(parameter_groups(model.train(), lr, 0.01, 1.0))
+    autocast = (
+        torch.autocast(device_type=device, dtype=torch.bfloat16)
+        if bf16
+        else contextlib.nullcontext()
+    )
+    speeds = []
+    for _ in range(epochs):
+        start = end = time.perf_counter()
+        seen = 0
+        for images, labels in loader:
+            images = images.to(device, non_blocking=True).contiguous(memory_format=memory_format)
+            labels = labels.to(device, non_blocking=True)
+            with autocast:
+                loss = F.cross_entropy(model(images), labels, label_smoothing=0.1)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            seen += len(images)
+            end = time.perf_counter()
+        if device == "cuda":
+            torch.cuda.synchronize()
+            end = time.perf_counter()
+        speeds.append(seen / (end - start))
+    return speeds
+
+
+def loader_speed(datamodule: VisionDataModule, batches: int) -> float:
+    """Images per second the train loader delivers with no model attached."""
+    loader = train_loader(datamodule)
+    start, seen = time.perf_counter(), 0
+    for i, (images, _) in enumerate(loader):
+        seen += len(images)
+        if i + 1 == batches:
+            break
+    return seen / (time.perf_counter() - start)
+
+
+def visionlab_run(overrides: list[str], run_dir: Path) -> list[float]:
+    """Train with `train.py`'s code path; return the logged `train/img_per_s` per epoch."""
+    train(compose_config("train", overrides, run_dir))
+    with (run_dir / "metrics.csv").open() as f:
+        return [float(r["train/img_per_s"]) for r in csv.DictReader(f) if r.get("train/img_per_s")]
