@@ -76,14 +76,15 @@ def plain_classification_loop(
     return speeds
 
 
-def loader_speed(datamodule: VisionDataModule, batches: int) -> float:
-    """Images per second the train loader delivers with no model attached."""
-    loader = train_loader(datamodule)
+def loader_speed(datamodule: VisionDataModule, batches: int, warmup: int = 5) -> float:
+    """Images per second the train loader delivers with no model attached, after `warmup`
+    batches (worker start-up) are discarded."""
+    loader = iter(train_loader(datamodule))
+    for _ in range(warmup):
+        next(loader)
     start, seen = time.perf_counter(), 0
-    for i, (images, _) in enumerate(loader):
-        seen += len(images)
-        if i + 1 == batches:
-            break
+    for _ in range(batches):
+        seen += len(next(loader)[0])
     return seen / (time.perf_counter() - start)
 
 

@@ -48,12 +48,13 @@ def build_datamodule(data_cfg: DictConfig | dict, task: str) -> VisionDataModule
         raise ConfigError(
             f"task={task}: no data module yet; choose one of {', '.join(DATAMODULES)}"
         )
-    data = (
-        OmegaConf.to_container(data_cfg, resolve=True)
-        if isinstance(data_cfg, DictConfig)
-        else dict(data_cfg)
-    )
-    return DATAMODULES[task](**data)
+    if not isinstance(data_cfg, DictConfig):
+        data_cfg = OmegaConf.create(data_cfg)
+    missing = sorted(key.removeprefix("data.") for key in OmegaConf.missing_keys(data_cfg))
+    if missing:
+        keys = " ".join(f"data.{key}=..." for key in missing)
+        raise ConfigError(f"the data config needs a value for {', '.join(missing)}: add {keys}")
+    return DATAMODULES[task](**OmegaConf.to_container(data_cfg, resolve=True))
 
 
 def build_task(cfg: DictConfig, datamodule: VisionDataModule) -> VisionTask:
