@@ -159,3 +159,27 @@ def test_wandb_offline_run_without_api_key(make_cfg, monkeypatch):
     runs = list((Path(cfg.paths.output_dir) / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and runs[0].name.endswith(cfg.run_id)
     assert list(runs[0].glob("*.wandb"))
+
+
+@pytest.mark.parametrize("scheduler", ["onecycle", "plateau", "none"])
+def test_schedulers_and_sgd_run(make_cfg, scheduler):
+    train(make_cfg("debug=fdr", f"task.scheduler.name={scheduler}", "task.optimizer.name=sgd"))
+
+
+def test_top5_accuracy_with_five_or_more_classes():
+    from visionlab.tasks import ClassificationTask
+
+    common = dict(
+        model={"arch": "classifier", "backbone": {"name": "resnet18"}},
+        optimizer={"name": "adamw", "lr": 1e-3},
+        scheduler={"name": "none"},
+        finetune={},
+    )
+    six = ClassificationTask(num_classes=6, class_names=list("abcdef"), **common)
+    three = ClassificationTask(num_classes=3, class_names=list("abc"), **common)
+    assert set(six.val_metrics.keys()) == {"val/acc", "val/acc_top5", "val/f1_macro"}
+    assert set(three.val_metrics.keys()) == {"val/acc", "val/f1_macro"}
+    logits = torch.tensor([[1.0, 2.0, 0.0, 0.0, 0.0, 0.0]]).repeat(4, 1)  # class 0 ranked second
+    six.val_metrics.update(logits, torch.zeros(4, dtype=torch.int64))
+    values = six.val_metrics.compute()
+    assert values["val/acc_top5"] == 1.0 and values["val/acc"] == 0.0

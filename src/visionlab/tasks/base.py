@@ -34,8 +34,8 @@ class VisionTask(L.LightningModule):
         optimizer: dict,
         scheduler: dict,
         finetune: dict,
-        monitor: str,
-        mode: str,
+        monitor: str = "val/loss",
+        mode: str = "min",
     ) -> None:
         super().__init__()
         if mode not in ("min", "max"):

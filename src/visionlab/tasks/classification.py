@@ -30,22 +30,11 @@ class ClassificationTask(VisionTask):
 
     name = "classify"
 
-    def __init__(
-        self,
-        model: dict,
-        num_classes: int,
-        class_names: list[str],
-        optimizer: dict,
-        scheduler: dict,
-        finetune: dict,
-        monitor: str = "val/acc",
-        mode: str = "max",
-        label_smoothing: float = 0.0,
-    ) -> None:
-        super().__init__(
-            model, num_classes, class_names, optimizer, scheduler, finetune, monitor, mode
-        )
+    def __init__(self, label_smoothing: float = 0.0, **task_args) -> None:
+        """`task_args` are VisionTask's; `label_smoothing` goes to the cross-entropy."""
+        super().__init__(**task_args)
         self.save_hyperparameters()
+        num_classes = self.hparams.num_classes
         self.label_smoothing = label_smoothing
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_metrics = _metrics(num_classes, "val/")
