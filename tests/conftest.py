@@ -69,3 +69,75 @@ def csv_root(imagefolder_root, tmp_path_factory) -> Path:
             rows.append(f"{target.relative_to(root)},{image.parent.name}")
         (root / f"{split}.csv").write_text("\n".join(rows) + "\n")
     return root
+
+
+@pytest.fixture(scope="session")
+def detection_roots(tmp_path_factory) -> dict[str, Path]:
+    """The same small shapes scenes in every detection format: coco, voc, yolo, csv_boxes."""
+    import json
+    import shutil
+    import xml.etree.ElementTree as ET
+
+    from visionlab.data.shapes import write_detection
+
+    base = tmp_path_factory.mktemp("detection")
+    coco = base / "coco"
+    write_detection(coco, {"train": 6, "val": 3}, image_size=64, seed=2)
+    roots = {"coco": coco}
+    names = {
+        c["id"]: c["name"]
+        for c in json.loads((coco / "annotations/train.json").read_text())["categories"]
+    }
+
+    voc, yolo, csv_root = base / "voc", base / "yolo", base / "csv_boxes"
+    for split in ("train", "val"):
+        data = json.loads((coco / f"annotations/{split}.json").read_text())
+        per_image = {img["id"]: [] for img in data["images"]}
+        for ann in data["annotations"]:
+            per_image[ann["image_id"]].append(ann)
+        csv_rows = ["filename,width,height,class,xmin,ymin,xmax,ymax"]
+        (voc / "ImageSets/Main").mkdir(parents=True, exist_ok=True)
+        (yolo / "images" / split).mkdir(parents=True, exist_ok=True)
+        (yolo / "labels" / split).mkdir(parents=True, exist_ok=True)
+        for img in data["images"]:
+            source = coco / "images" / split / img["file_name"]
+            name = f"{split}_{img['file_name']}"
+            for folder in (voc / "JPEGImages", csv_root / "images"):
+                folder.mkdir(parents=True, exist_ok=True)
+                shutil.copy(source, folder / name)
+            shutil.copy(source, yolo / "images" / split / name)
+            ann_el = ET.Element("annotation")
+            ET.SubElement(ann_el, "filename").text = name
+            size = ET.SubElement(ann_el, "size")
+            ET.SubElement(size, "width").text = str(img["width"])
+            ET.SubElement(size, "height").text = str(img["height"])
+            yolo_lines = []
+            for ann in per_image[img["id"]]:
+                x, y, w, h = ann["bbox"]
+                obj = ET.SubElement(ann_el, "object")
+                ET.SubElement(obj, "name").text = names[ann["category_id"]]
+                ET.SubElement(obj, "difficult").text = "0"
+                box = ET.SubElement(obj, "bndbox")
+                for key, value in zip(
+                    ("xmin", "ymin", "xmax", "ymax"), (x + 1, y + 1, x + w, y + h), strict=True
+                ):
+                    ET.SubElement(box, key).text = str(value)
+                row = [f"images/{name}", img["width"], img["height"], names[ann["category_id"]]]
+                csv_rows.append(",".join(map(str, [*row, x, y, x + w, y + h])))
+                width, height = img["width"], img["height"]
+                cx, cy = (x + w / 2) / width, (y + h / 2) / height
+                yolo_lines.append(f"{ann['category_id'] - 1} {cx} {cy} {w / width} {h / height}")
+            (voc / "Annotations").mkdir(exist_ok=True)
+            ET.ElementTree(ann_el).write(voc / "Annotations" / f"{Path(name).stem}.xml")
+            (yolo / "labels" / split / f"{Path(name).stem}.txt").write_text(
+                "\n".join(yolo_lines) + "\n"
+            )
+        (voc / "ImageSets/Main" / f"{split}.txt").write_text(
+            "\n".join(f"{split}_{Path(img['file_name']).stem}" for img in data["images"]) + "\n"
+        )
+        (csv_root / f"{split}.csv").write_text("\n".join(csv_rows) + "\n")
+    (yolo / "data.yaml").write_text(
+        "path: .\ntrain: images/train\nval: images/val\nnames: [circle, square, triangle]\n"
+    )
+    roots |= {"voc": voc, "yolo": yolo, "csv_boxes": csv_root}
+    return roots

@@ -22,10 +22,11 @@ def run(script: str, *overrides: str, timeout: int = 300) -> subprocess.Complete
 
 
 def test_incompatible_task_model_fails_without_traceback(tmp_path):
-    result = run("train.py", "task=detect", f"hydra.run.dir={tmp_path}")
+    result = run("train.py", "task=detect", "model=efficientnet_lite0", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 1
     output = result.stdout + result.stderr
     assert "cannot serve task=detect" in output and "Traceback" not in output
+    assert "Models for task=detect: faster_rcnn, yolov1" in output
 
 
 def test_missing_data_root_is_named(tmp_path):

@@ -7,11 +7,15 @@ import torch
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
+from omegaconf import OmegaConf
 
 from tests.conftest import CONF_DIR, SHARED_DATA
 from visionlab.cli.common import build_datamodule, build_task, instantiate_dict
+from visionlab.data.sources import CLASSIFICATION_SOURCES, DETECTION_SOURCES
 from visionlab.errors import ConfigError
 from visionlab.utils.config import check_config, fill_preprocessing, models_for_task
+
+SOURCES = {"classify": CLASSIFICATION_SOURCES, "detect": DETECTION_SOURCES}
 
 
 def options(group: str) -> list[str]:
@@ -42,7 +46,8 @@ def test_default_config_builds(make_cfg):
 
 @pytest.mark.parametrize("option", options("model"))
 def test_model_options(make_cfg, option):
-    build_all(make_cfg(f"model={option}", "model.backbone.pretrained=false"))
+    task = OmegaConf.load(CONF_DIR / "model" / f"{option}.yaml").tasks[0]
+    build_all(make_cfg(f"task={task}", f"model={option}", "model.backbone.pretrained=false"))
 
 
 @pytest.mark.parametrize("option", options("finetune"))
@@ -70,11 +75,14 @@ def test_debug_options(make_cfg, option):
 
 
 @pytest.mark.parametrize("option", options("data"))
-def test_data_options(make_cfg, option, imagefolder_root, csv_root):
-    roots = {"imagefolder": imagefolder_root, "csv": csv_root}
+def test_data_options(make_cfg, option, imagefolder_root, csv_root, detection_roots):
+    roots = {"imagefolder": imagefolder_root, "csv": csv_root, **detection_roots}
     extra = [f"data.root={roots[option]}"] if option in roots else []
-    datamodule, task, _ = build_all(make_cfg(f"data={option}", *extra))
-    assert datamodule.num_classes == task.hparams.num_classes
+    source = OmegaConf.load(CONF_DIR / "data" / f"{option}.yaml").get("source", option)
+    tasks = [t for t, sources in SOURCES.items() if source in sources]
+    for task in tasks:
+        datamodule, built, _ = build_all(make_cfg(f"task={task}", f"data={option}", *extra))
+        assert datamodule.num_classes == built.hparams.num_classes >= 2
 
 
 @pytest.mark.parametrize("option", options("hparams_search"))
@@ -92,13 +100,19 @@ def test_experiment_options(make_cfg, option):
 
 
 @pytest.mark.parametrize("option", options("task"))
-def test_task_options_compose(make_cfg, option):
+def test_task_options(make_cfg, option):
     cfg = make_cfg(f"task={option}")
-    if option == "classify":
-        check_config(cfg)
-    else:  # no model for this task in the default config
+    if models_for_task(option):
+        build_all(cfg)
+    else:
         with pytest.raises(ConfigError, match=f"cannot serve task={option}"):
             check_config(cfg)
+
+
+def test_task_picks_its_default_model_and_the_command_line_wins(make_cfg):
+    assert make_cfg("task=detect").model.name == "yolov1"
+    assert make_cfg("task=detect", "model=faster_rcnn").model.name == "faster_rcnn"
+    assert make_cfg("task=detect", "data.image_size=320").data.image_size == 320
 
 
 def test_incompatible_model_lists_valid_models(make_cfg):

@@ -23,6 +23,7 @@ class LineProgressBar(ProgressBar):
         self.every_n_batches = every_n_batches
         self._enabled = True
         self._epoch_start = 0.0
+        self._validated = False
 
     def disable(self) -> None:
         self._enabled = False
@@ -36,6 +37,10 @@ class LineProgressBar(ProgressBar):
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._epoch_start = time.perf_counter()
+        self._validated = False
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._validated = not trainer.sanity_checking
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         total = self.total_train_batches
@@ -47,7 +52,9 @@ class LineProgressBar(ProgressBar):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         metrics = {
-            k: v for k, v in self.get_metrics(trainer, pl_module).items() if not k.endswith("_step")
+            k: v
+            for k, v in self.get_metrics(trainer, pl_module).items()
+            if not k.endswith("_step") and (self._validated or not k.startswith("val/"))
         }
         seconds = time.perf_counter() - self._epoch_start
         epoch = f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"

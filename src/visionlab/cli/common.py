@@ -14,12 +14,15 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
-from visionlab.data import ClassificationDataModule, VisionDataModule
+from visionlab.data import ClassificationDataModule, DetectionDataModule, VisionDataModule
 from visionlab.errors import ConfigError, VisionlabError
 from visionlab.tasks import TASKS, VisionTask
 
 log = logging.getLogger("visionlab")
-DATAMODULES: dict[str, type[VisionDataModule]] = {"classify": ClassificationDataModule}
+DATAMODULES: dict[str, type[VisionDataModule]] = {
+    "classify": ClassificationDataModule,
+    "detect": DetectionDataModule,
+}
 
 
 # Lightning notices that are expected in visionlab's run folders and loaders.

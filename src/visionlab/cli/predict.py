@@ -41,6 +41,7 @@ def predict(cfg: DictConfig) -> Path:
         files,
         Path(cfg.paths.output_dir),
         topk=cfg.topk,
+        score_threshold=cfg.score_threshold,
         batch_size=cfg.batch_size,
         device=device,
         root=source if source.is_dir() else source.parent,

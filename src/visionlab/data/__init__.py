@@ -1,5 +1,9 @@
 """Data: on-disk sources, albumentations pipelines and Lightning data modules."""
 
-from visionlab.data.datamodule import ClassificationDataModule, VisionDataModule
+from visionlab.data.datamodule import (
+    ClassificationDataModule,
+    DetectionDataModule,
+    VisionDataModule,
+)
 
-__all__ = ["ClassificationDataModule", "VisionDataModule"]
+__all__ = ["ClassificationDataModule", "DetectionDataModule", "VisionDataModule"]

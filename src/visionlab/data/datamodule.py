@@ -11,10 +11,10 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from visionlab.data.datasets import ClassificationDataset
+from visionlab.data.datasets import ClassificationDataset, DetectionDataset, collate_detection
 from visionlab.data.samples import SourceIndex
-from visionlab.data.sources import CLASSIFICATION_SOURCES
-from visionlab.data.transforms import build_classification_transforms
+from visionlab.data.sources import CLASSIFICATION_SOURCES, DETECTION_SOURCES
+from visionlab.data.transforms import build_classification_transforms, build_detection_transforms
 from visionlab.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -151,3 +151,15 @@ class ClassificationDataModule(VisionDataModule):
     def build_dataset(self, split: str, samples: list) -> Dataset:
         transform = build_classification_transforms(train=split == "train", **self.transform_args)
         return ClassificationDataset(samples, transform)
+
+
+class DetectionDataModule(VisionDataModule):
+    """Object detection: batches of `(images (B, 3, S, S), [target dict per image])`."""
+
+    sources = DETECTION_SOURCES
+    task_name = "detect"
+    collate_fn = staticmethod(collate_detection)
+
+    def build_dataset(self, split: str, samples: list) -> Dataset:
+        transform = build_detection_transforms(train=split == "train", **self.transform_args)
+        return DetectionDataset(samples, transform)

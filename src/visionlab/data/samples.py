@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class ClassificationSample:
@@ -12,6 +14,24 @@ class ClassificationSample:
 
     path: Path
     label: int
+
+
+@dataclass(frozen=True, eq=False)
+class DetectionSample:
+    """One image file and its objects: `boxes` float32 (N, 4) absolute pixel xyxy,
+    `labels` int64 (N,) in 0..C-1. N may be 0 (a background image)."""
+
+    path: Path
+    boxes: np.ndarray
+    labels: np.ndarray
+
+    @staticmethod
+    def create(path: Path, boxes, labels) -> DetectionSample:
+        return DetectionSample(
+            Path(path),
+            np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
+            np.asarray(labels, dtype=np.int64).reshape(-1),
+        )
 
 
 @dataclass

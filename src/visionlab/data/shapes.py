@@ -78,10 +78,41 @@ def render_scene(
     return image.clip(0, 255).astype(np.uint8), instances
 
 
-def _write_one_shape_image(folder: Path, split: str, split_no: int, i: int, size: int, seed: int):
+def _render_classification(folder: Path, split: str, split_no: int, i: int, size: int, seed: int):
     class_id = i % len(CLASS_NAMES)
     image, _ = render_scene(np.random.default_rng([seed, split_no, i]), size, [class_id])
     Image.fromarray(image).save(folder / split / CLASS_NAMES[class_id] / f"{i:05d}.png")
+
+
+def _render_detection(folder: Path, split: str, split_no: int, i: int, size: int, seed: int):
+    """One scene of 1-4 shapes saved as PNG; returns its COCO annotations (without ids)."""
+    rng = np.random.default_rng([seed, split_no, i])
+    classes = rng.integers(0, len(CLASS_NAMES), size=rng.integers(1, 5)).tolist()
+    image, instances = render_scene(rng, size, classes, extent=(0.15, 0.4))
+    Image.fromarray(image).save(folder / "images" / split / f"{i:05d}.png")
+    annotations = []
+    for class_id, mask in instances:
+        ys, xs = np.nonzero(mask)
+        if len(xs) < 16:  # fully or almost fully occluded
+            continue
+        x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+        annotations.append(
+            {
+                "category_id": class_id + 1,
+                "bbox": [int(x0), int(y0), int(x1 - x0), int(y1 - y0)],
+                "area": int(mask.sum()),
+                "iscrowd": 0,
+            }
+        )
+    return annotations
+
+
+def _run(render, jobs: list[tuple]) -> list:
+    """Render every job, in worker processes when there are many and cores to spare."""
+    if len(jobs) < 1000 or (os.cpu_count() or 1) < 4:
+        return [render(*job) for job in jobs]
+    with ProcessPoolExecutor() as pool:
+        return list(pool.map(render, *zip(*jobs, strict=True), chunksize=64))
 
 
 def write_classification(folder: Path, counts: dict[str, int], image_size: int, seed: int) -> None:
@@ -95,28 +126,58 @@ def write_classification(folder: Path, counts: dict[str, int], image_size: int, 
         for name in CLASS_NAMES:
             (folder / split / name).mkdir(parents=True, exist_ok=True)
         jobs += [(folder, split, split_no, i, image_size, seed) for i in range(count)]
-    if len(jobs) < 1000 or (os.cpu_count() or 1) < 4:
-        for job in jobs:
-            _write_one_shape_image(*job)
-        return
-    with ProcessPoolExecutor() as pool:
-        list(pool.map(_write_one_shape_image, *zip(*jobs, strict=True), chunksize=64))
+    _run(_render_classification, jobs)
 
 
-def ensure_generated(folder: Path, counts: dict[str, int], image_size: int, seed: int) -> Path:
-    """Generate the classification images into `folder` unless the same ones are there.
+def write_detection(folder: Path, counts: dict[str, int], image_size: int, seed: int) -> None:
+    """Write multi-shape scenes in COCO form: `images/<split>/<n>.png` and
+    `annotations/<split>.json` (category ids 1..3, as COCO numbers them)."""
+    categories = [{"id": i + 1, "name": name} for i, name in enumerate(CLASS_NAMES)]
+    (folder / "annotations").mkdir(parents=True, exist_ok=True)
+    for split_no, (split, count) in enumerate(counts.items()):
+        (folder / "images" / split).mkdir(parents=True, exist_ok=True)
+        jobs = [(folder, split, split_no, i, image_size, seed) for i in range(count)]
+        images, annotations = [], []
+        for i, objects in enumerate(_run(_render_detection, jobs)):
+            images.append(
+                {
+                    "id": i + 1,
+                    "file_name": f"{i:05d}.png",
+                    "width": image_size,
+                    "height": image_size,
+                }
+            )
+            for obj in objects:
+                annotations.append({"id": len(annotations) + 1, "image_id": i + 1, **obj})
+        coco = {"images": images, "annotations": annotations, "categories": categories}
+        (folder / "annotations" / f"{split}.json").write_text(json.dumps(coco))
+
+
+WRITERS = {"classify": write_classification, "detect": write_detection}
+
+
+def ensure_generated(
+    folder: Path, counts: dict[str, int], image_size: int, seed: int, kind: str = "classify"
+) -> Path:
+    """Generate the `kind` variant (classify | detect) into `folder` unless it is there.
 
     Safe when several processes (DDP ranks) call it at once: each renders into a private
     temporary folder and the first to finish moves it into place.
     """
-    manifest = {"version": FORMAT_VERSION, "counts": counts, "image_size": image_size, "seed": seed}
+    manifest = {
+        "version": FORMAT_VERSION,
+        "kind": kind,
+        "counts": counts,
+        "image_size": image_size,
+        "seed": seed,
+    }
     manifest_path = folder / "manifest.json"
     if manifest_path.is_file() and json.loads(manifest_path.read_text()) == manifest:
         return folder
     if folder.exists():
         shutil.rmtree(folder, ignore_errors=True)
     staging = folder.parent / f".{folder.name}-{uuid.uuid4().hex}"
-    write_classification(staging, counts, image_size, seed)
+    WRITERS[kind](staging, counts, image_size, seed)
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
     folder.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -84,3 +84,48 @@ def build_classification_transforms(
     else:
         steps = _augmentations(augment, image_size, interpolation)
     return A.Compose([*steps, A.Normalize(mean=mean, std=std), ToTensorV2()])
+
+
+def _detection_augmentations(preset: str) -> list[A.BasicTransform]:
+    if preset == "light":
+        return [A.HorizontalFlip(), A.ColorJitter(0.2, 0.2, 0.2, 0.0, p=0.5)]
+    # the YOLO paper's recipe: scale and translate by up to 20%, exposure and saturation up to 1.5x
+    return [
+        A.Affine(scale=(0.8, 1.2), translate_percent=(-0.2, 0.2), border_mode=cv2.BORDER_CONSTANT),
+        A.ColorJitter(brightness=(2 / 3, 1.5), contrast=0.0, saturation=(2 / 3, 1.5), hue=0.0),
+        A.HorizontalFlip(),
+    ]
+
+
+def build_detection_transforms(
+    train: bool,
+    image_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    augment: str = "strong",
+    interpolation: str = "bilinear",
+    custom: Sequence[dict] | None = None,
+    **_: object,
+) -> A.Compose:
+    """Box-aware pipeline: augmentations (train only), then a resize to a square
+    `image_size` x `image_size`. Boxes are pixel xyxy (`pascal_voc`) with a `labels` field;
+    they are clipped to the image and dropped when less than 20% of them stays visible."""
+    if augment not in PRESETS:
+        raise ConfigError(f"data.augment={augment!r} is not one of {', '.join(PRESETS)}")
+    steps: list[A.BasicTransform] = []
+    if train and custom:
+        steps = [instantiate(t) for t in custom]
+    elif train and augment != "none":
+        steps = _detection_augmentations(augment)
+    steps.append(A.Resize(image_size, image_size, interpolation=_interpolation(interpolation)))
+    return A.Compose(
+        [*steps, A.Normalize(mean=mean, std=std), ToTensorV2()],
+        bbox_params=A.BboxParams(
+            format="pascal_voc",
+            label_fields=["labels"],
+            min_visibility=0.2,
+            min_width=2,
+            min_height=2,
+            clip=True,
+        ),
+    )

@@ -3,37 +3,12 @@
 from __future__ import annotations
 
 import csv
-import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-
-from visionlab.data.io import load_rgb
 from visionlab.data.transforms import build_classification_transforms
-from visionlab.errors import DataError
+from visionlab.predictors.common import image_batches
 from visionlab.tasks import ClassificationTask
-
-log = logging.getLogger(__name__)
-
-
-def _batches(
-    files: Sequence[Path], transform, size: int
-) -> Iterator[tuple[list[Path], torch.Tensor]]:
-    batch_files, images = [], []
-    for path in files:
-        try:
-            image = load_rgb(path)
-        except DataError as err:
-            log.warning("Skipped %s", err)
-            continue
-        batch_files.append(path)
-        images.append(transform(image=image)["image"])
-        if len(images) == size:
-            yield batch_files, torch.stack(images)
-            batch_files, images = [], []
-    if images:
-        yield batch_files, torch.stack(images)
 
 
 def predict_classification(
@@ -44,10 +19,11 @@ def predict_classification(
     batch_size: int = 32,
     device: str = "cpu",
     root: Path | None = None,
+    **_: object,
 ) -> Path:
     """Write `output_dir/predictions.csv`: file, then class and probability for the top k."""
     data = task.run_config["data"]
-    transform = build_classification_transforms(
+    pipeline = build_classification_transforms(
         train=False,
         image_size=data["image_size"],
         mean=data["mean"],
@@ -64,7 +40,8 @@ def predict_classification(
     with out_path.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
-        for paths, images in _batches(files, transform, batch_size):
+        preprocess = lambda image: pipeline(image=image)["image"]  # noqa: E731
+        for paths, images, _ in image_batches(files, preprocess, batch_size):
             probs, indices = task.predict_proba(images.to(device)).topk(k, dim=-1)
             for path, p, idx in zip(paths, probs.tolist(), indices.tolist(), strict=True):
                 name = path.relative_to(root) if root else path

@@ -75,10 +75,11 @@ class VisionTask(L.LightningModule):
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
         return loss
 
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
+    def validation_step(self, batch: Any, batch_idx: int) -> Any:
         loss, preds, targets = self.model_step(batch)
         self.update_metrics("val", preds, targets)
         self.log("val/loss", loss, on_epoch=True, prog_bar=True, sync_dist=True)
+        return preds
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
         loss, preds, targets = self.model_step(batch)

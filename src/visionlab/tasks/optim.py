@@ -22,11 +22,12 @@ def parameter_groups(
     Norm weights and biases (every 1-D parameter) get no weight decay; backbone parameters
     get `lr * backbone_lr_mult`.
     """
+    prefix = getattr(model, "backbone_prefix", "backbone.")
     groups: dict[tuple[str, bool], list[nn.Parameter]] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        part = "backbone" if name.startswith("backbone.") else "head"
+        part = "backbone" if name.startswith(prefix) else "head"
         groups.setdefault((part, param.ndim > 1), []).append(param)
     return [
         {

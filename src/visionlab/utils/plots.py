@@ -100,3 +100,56 @@ def save_and_log_figure(
             logger.experiment.add_figure(key, fig, global_step=step)
     plt.close(fig)
     return path
+
+
+def average_precision_figure(rows: list[tuple[str, float]], title: str) -> plt.Figure:
+    """Horizontal bars of AP per class, best at the top."""
+    rows = sorted(rows, key=lambda r: r[1])
+    fig, ax = plt.subplots(figsize=(6, 1.2 + 0.35 * len(rows)), dpi=110)
+    ax.barh([r[0] for r in rows], [max(r[1], 0.0) for r in rows], color="tab:blue")
+    for i, (_, ap) in enumerate(rows):
+        ax.text(max(ap, 0.0) + 0.01, i, f"{ap:.3f}", va="center", fontsize=8)
+    ax.set(xlim=(0, 1.08), xlabel="AP", title=title)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def detections_figure(images, preds, targets, class_names: list[str], min_score: float = 0.3):
+    """Up to 8 images: ground truth in green, predictions above `min_score` in red with
+    class and score. Images are min-max scaled for display."""
+    n = len(images)
+    cols = min(4, n)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), dpi=110, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, pred, target in zip(axes.flat, images, preds, targets, strict=False):
+        array = image.permute(1, 2, 0).float().numpy()
+        ax.imshow((array - array.min()) / max(array.max() - array.min(), 1e-6))
+        for box in target["boxes"].tolist():
+            ax.add_patch(_rectangle(box, "lime"))
+        keep = pred["scores"] >= min_score
+        for box, label, score in zip(
+            pred["boxes"][keep].tolist(),
+            pred["labels"][keep].tolist(),
+            pred["scores"][keep].tolist(),
+            strict=True,
+        ):
+            ax.add_patch(_rectangle(box, "red"))
+            ax.text(
+                box[0],
+                box[1],
+                f"{class_names[label]} {score:.2f}",
+                color="white",
+                fontsize=7,
+                bbox={"facecolor": "red", "alpha": 0.7, "pad": 1, "edgecolor": "none"},
+            )
+    fig.suptitle("ground truth (green) vs predictions (red)")
+    fig.tight_layout()
+    return fig
+
+
+def _rectangle(box, colour):
+    x0, y0, x1, y1 = box
+    return plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor=colour, linewidth=1.5)

@@ -6,6 +6,8 @@ import os
 import random
 from pathlib import Path
 
+import numpy as np
+
 from visionlab.errors import DataError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
@@ -52,3 +54,33 @@ def sorted_class_names(names) -> list[str]:
     if all(n.isdigit() for n in names):
         return sorted(names, key=int)
     return sorted(names)
+
+
+def clean_boxes(
+    boxes: np.ndarray, labels: np.ndarray, width: float, height: float, where: str
+) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
+    """Clip xyxy boxes to the image; drop non-finite or degenerate ones (under 1 px wide or
+    high after clipping). Returns the kept boxes and labels and a (where, reason) per change."""
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    problems = []
+    finite = np.isfinite(boxes).all(axis=1)
+    clipped = boxes.copy()
+    clipped[:, [0, 2]] = clipped[:, [0, 2]].clip(0, width)
+    clipped[:, [1, 3]] = clipped[:, [1, 3]].clip(0, height)
+    keep = finite & (clipped[:, 2] - clipped[:, 0] >= 1) & (clipped[:, 3] - clipped[:, 1] >= 1)
+    for i in np.flatnonzero(~keep):
+        problems.append(
+            (where, f"box {boxes[i].tolist()} dropped: degenerate or outside the image")
+        )
+    for i in np.flatnonzero(keep & (np.abs(clipped - boxes) > 1e-3).any(axis=1)):
+        problems.append((where, f"box {boxes[i].tolist()} clipped to the image"))
+    return clipped[keep], labels[keep], problems
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the file header, without decoding the pixels."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as image:
+        return ImageOps.exif_transpose(image).size if image.getexif().get(0x0112) else image.size

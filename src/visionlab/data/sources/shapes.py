@@ -1,4 +1,5 @@
-"""The embedded `shapes` dataset, generated on first use and read back as an ImageFolder."""
+"""The embedded `shapes` dataset, generated on first use and read back through the ImageFolder
+(classification) or COCO (detection) readers."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 from visionlab.data.samples import SourceIndex
 from visionlab.data.shapes import ensure_generated
+from visionlab.data.sources.coco import read_coco
 from visionlab.data.sources.imagefolder import read_imagefolder
 
 DEFAULT_COUNTS = {"train": 300, "val": 90, "test": 90}
@@ -19,7 +21,17 @@ def read_shapes(
     **_: object,
 ) -> SourceIndex:
     """Generate `root/classify` if needed, then read it like any ImageFolder dataset."""
-    folder = ensure_generated(
-        Path(root) / "classify", dict(counts or DEFAULT_COUNTS), image_size, seed
-    )
-    return read_imagefolder(folder)
+    counts = dict(counts or DEFAULT_COUNTS)
+    return read_imagefolder(ensure_generated(Path(root) / "classify", counts, image_size, seed))
+
+
+def read_shapes_detection(
+    root: str | Path,
+    counts: dict[str, int] | None = None,
+    image_size: int = 160,
+    seed: int = 0,
+    **_: object,
+) -> SourceIndex:
+    """Generate `root/detect` (multi-shape scenes, COCO JSON) if needed, then read it as COCO."""
+    counts = dict(counts or DEFAULT_COUNTS)
+    return read_coco(ensure_generated(Path(root) / "detect", counts, image_size, seed, "detect"))

@@ -1,0 +1,88 @@
+"""Detection CSV: one row per box, `filename,width,height,class,xmin,ymin,xmax,ymax`.
+
+One file per split (`files: {train: train.csv, val: val.csv}`), or a train file alone that is
+split at random. Class names are those of every file, sorted. Filenames are relative to
+`images`. `one_based: true` shifts xmin/ymin by one pixel, for boxes written in VOC's 1-based
+convention.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+from visionlab.data.samples import DetectionSample, SourceIndex
+from visionlab.data.sources.common import (
+    clean_boxes,
+    random_split,
+    require_dir,
+    resolve_inside,
+    sorted_class_names,
+)
+from visionlab.errors import DataError
+
+COLUMNS = ("filename", "width", "height", "class", "xmin", "ymin", "xmax", "ymax")
+
+
+def _read(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise DataError(f"CSV file '{path}' does not exist")
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        missing = set(COLUMNS) - set(reader.fieldnames or [])
+        if missing:
+            raise DataError(f"{path}: missing column(s) {sorted(missing)}")
+        return [row | {"_line": n} for n, row in enumerate(reader, start=2)]
+
+
+def read_csv_boxes(
+    root: str | Path,
+    files: dict[str, str] | None = None,
+    images: str = ".",
+    one_based: bool = False,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    **_: object,
+) -> SourceIndex:
+    root = require_dir(root, "CSV detection dataset")
+    files = files or {"train": "train.csv", "val": "val.csv"}
+    files = {s: f for s, f in files.items() if s == "train" or (root / f).is_file()}
+    rows = {split: _read(root / name) for split, name in files.items()}
+    class_names = sorted_class_names(r["class"] for split in rows.values() for r in split)
+    class_to_idx = {name: i for i, name in enumerate(class_names)}
+    image_dir = resolve_inside(root, images)
+
+    splits, skipped = {}, []
+    for split, split_rows in rows.items():
+        grouped: dict[str, list[dict]] = defaultdict(list)
+        for row in split_rows:
+            grouped[row["filename"]].append(row)
+        samples = []
+        for filename, group in grouped.items():
+            path = resolve_inside(image_dir, filename)
+            where = f"{root / files[split]}:{group[0]['_line']}"
+            if not path.is_file():
+                skipped.append((where, f"image '{filename}' not found"))
+                continue
+            boxes, labels = [], []
+            for row in group:
+                try:
+                    box = [float(row[k]) for k in ("xmin", "ymin", "xmax", "ymax")]
+                except ValueError:
+                    skipped.append((f"{root / files[split]}:{row['_line']}", "non-numeric box"))
+                    continue
+                if one_based:
+                    box[0] -= 1
+                    box[1] -= 1
+                boxes.append(box)
+                labels.append(class_to_idx[row["class"]])
+            kept, kept_labels, problems = clean_boxes(
+                boxes, labels, float(group[0]["width"]), float(group[0]["height"]), where
+            )
+            skipped += problems
+            samples.append(DetectionSample.create(path, kept, kept_labels))
+        splits[split] = samples
+    if "val" not in splits:
+        splits["train"], splits["val"] = random_split(splits["train"], val_fraction, seed)
+    return SourceIndex(splits, class_names, skipped)

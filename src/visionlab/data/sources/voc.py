@@ -1,0 +1,99 @@
+"""Pascal VOC XML: one `<annotation>` file per image.
+
+Layout: `annotations/` (XML) and `images/` folders; split lists `ImageSets/Main/<split>.txt`
+(image ids, one per line) when present, else a seeded random split. VOC coordinates are 1-based
+inclusive pixels and are converted to 0-based continuous xyxy (xmin-1, ymin-1, xmax, ymax).
+Objects flagged `difficult` are left out unless `keep_difficult=true`.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from visionlab.data.samples import DetectionSample, SourceIndex
+from visionlab.data.sources.common import (
+    SPLITS,
+    clean_boxes,
+    image_size,
+    random_split,
+    require_dir,
+    resolve_inside,
+    sorted_class_names,
+)
+from visionlab.errors import DataError
+
+
+def _parse(xml_path: Path) -> tuple[str, tuple[float, float] | None, list[tuple[str, list, bool]]]:
+    try:
+        root = ET.parse(xml_path).getroot()
+    except ET.ParseError as err:
+        raise DataError(f"{xml_path}: not valid XML ({err})") from err
+    size = root.find("size")
+    wh = None
+    if size is not None and size.findtext("width") and size.findtext("height"):
+        wh = (float(size.findtext("width")), float(size.findtext("height")))
+    objects = []
+    for obj in root.iter("object"):
+        box = obj.find("bndbox")
+        coords = [float(box.findtext(k, "nan")) for k in ("xmin", "ymin", "xmax", "ymax")]
+        coords[0] -= 1
+        coords[1] -= 1
+        objects.append((obj.findtext("name", "").strip(), coords, obj.findtext("difficult") == "1"))
+    return root.findtext("filename", xml_path.stem + ".jpg"), wh, objects
+
+
+def read_voc(
+    root: str | Path,
+    images: str = "JPEGImages",
+    annotations: str = "Annotations",
+    split_lists: str = "ImageSets/Main",
+    class_names: list[str] | None = None,
+    keep_difficult: bool = False,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    **_: object,
+) -> SourceIndex:
+    root = require_dir(root, "Pascal VOC")
+    ann_dir = require_dir(resolve_inside(root, annotations), "VOC annotations")
+    image_dir = resolve_inside(root, images)
+    parsed = {p.stem: (p, *_parse(p)) for p in sorted(ann_dir.glob("*.xml"))}
+    if not parsed:
+        raise DataError(f"{ann_dir}: no .xml annotation files")
+    names = class_names or sorted_class_names(
+        name for _, _, _, objects in parsed.values() for name, _, _ in objects
+    )
+    class_to_idx = {name: i for i, name in enumerate(names)}
+
+    samples, skipped = {}, []
+    for stem, (xml_path, filename, wh, objects) in parsed.items():
+        path = resolve_inside(image_dir, filename)
+        if not path.is_file():
+            skipped.append((str(xml_path), f"image '{filename}' not found"))
+            continue
+        boxes, labels = [], []
+        for name, coords, difficult in objects:
+            if name not in class_to_idx:
+                skipped.append((str(xml_path), f"unknown class '{name}'"))
+            elif not difficult or keep_difficult:
+                boxes.append(coords)
+                labels.append(class_to_idx[name])
+        width, height = wh or image_size(path)
+        kept, kept_labels, problems = clean_boxes(boxes, labels, width, height, str(xml_path))
+        skipped += problems
+        samples[stem] = DetectionSample.create(path, kept, kept_labels)
+
+    lists = {
+        s: root / split_lists / f"{s}.txt"
+        for s in SPLITS
+        if (root / split_lists / f"{s}.txt").is_file()
+    }
+    if "train" in lists:
+        splits = {
+            s: [samples[i] for i in f.read_text().split() if i in samples] for s, f in lists.items()
+        }
+    else:
+        splits = {"train": list(samples.values())}
+    if "val" not in splits:
+        splits["train"], splits["val"] = random_split(splits["train"], val_fraction, seed)
+    return SourceIndex(splits, list(names), skipped)

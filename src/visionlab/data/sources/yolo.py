@@ -1,0 +1,103 @@
+"""YOLO txt labels with an Ultralytics-style data YAML.
+
+The YAML gives `path` (dataset root, optional), `train`/`val`/`test` image folders relative to
+it, and `names` (a list, or a dict id -> name). Each image `.../images/<name>.jpg` has its labels
+in `.../labels/<name>.txt`, one `class cx cy w h` line per box, normalised to [0, 1]. An image
+without a label file is a background image; a label file without an image is reported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from visionlab.data.samples import DetectionSample, SourceIndex
+from visionlab.data.sources.common import (
+    SPLITS,
+    clean_boxes,
+    image_size,
+    is_image_file,
+    random_split,
+    require_dir,
+    resolve_inside,
+)
+from visionlab.errors import DataError
+
+
+def _label_dir(image_dir: Path) -> Path:
+    parts = list(image_dir.parts)
+    if "images" not in parts:
+        return image_dir
+    i = len(parts) - 1 - parts[::-1].index("images")
+    return Path(*parts[:i], "labels", *parts[i + 1 :])
+
+
+def _read_labels(path: Path, num_classes: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    rows, problems = [], []
+    for n, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split()
+        try:
+            cls, cx, cy, w, h = int(fields[0]), *map(float, fields[1:5])
+        except (ValueError, IndexError):
+            problems.append(f"line {n}: expected 'class cx cy w h', got '{line.strip()}'")
+            continue
+        if not 0 <= cls < num_classes:
+            problems.append(f"line {n}: class {cls} is not in 0..{num_classes - 1}")
+            continue
+        rows.append((cls, cx, cy, w, h))
+    data = np.asarray(rows, dtype=np.float32).reshape(-1, 5)
+    return data[:, 1:], data[:, 0].astype(np.int64), problems
+
+
+def read_yolo(
+    root: str | Path,
+    data_yaml: str = "data.yaml",
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    **_: object,
+) -> SourceIndex:
+    root = require_dir(root, "YOLO")
+    spec_path = resolve_inside(root, data_yaml)
+    if not spec_path.is_file():
+        raise DataError(f"{root}: no '{data_yaml}' (Ultralytics data YAML with train/val/names)")
+    spec = yaml.safe_load(spec_path.read_text()) or {}
+    names = spec.get("names")
+    if isinstance(names, dict):
+        names = [names[k] for k in sorted(names)]
+    if not names or "train" not in spec:
+        raise DataError(f"{spec_path}: needs 'train' and 'names'")
+    base = resolve_inside(root, spec.get("path") or ".")
+
+    index, skipped = {}, []
+    for split in SPLITS:
+        if split not in spec:
+            continue
+        image_dir = resolve_inside(base, spec[split])
+        label_dir = _label_dir(image_dir)
+        images = sorted(p for p in image_dir.rglob("*") if is_image_file(p))
+        samples = []
+        for path in images:
+            label = label_dir / path.relative_to(image_dir).with_suffix(".txt")
+            boxes, labels = np.zeros((0, 4), np.float32), np.zeros(0, np.int64)
+            if label.is_file():
+                cxcywh, labels, problems = _read_labels(label, len(names))
+                skipped += [(str(label), p) for p in problems]
+                width, height = image_size(path)
+                cx, cy, w, h = (cxcywh * [width, height, width, height]).T
+                boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+                boxes, labels, problems = clean_boxes(boxes, labels, width, height, str(label))
+                skipped += problems
+            samples.append(DetectionSample.create(path, boxes, labels))
+        stems = {p.relative_to(image_dir).with_suffix("") for p in images}
+        if label_dir != image_dir and label_dir.is_dir():
+            for label in sorted(label_dir.rglob("*.txt")):
+                if label.relative_to(label_dir).with_suffix("") not in stems:
+                    skipped.append((str(label), "label file without an image"))
+        index[split] = samples
+    if "val" not in index:
+        index["train"], index["val"] = random_split(index["train"], val_fraction, seed)
+    return SourceIndex(index, [str(n) for n in names], skipped)

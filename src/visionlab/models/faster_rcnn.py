@@ -1,0 +1,126 @@
+"""Faster R-CNN (torchvision's implementation) on any timm backbone through an FPN."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+from torchvision.models.detection import FasterRCNN
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.ops import FeaturePyramidNetwork, MultiScaleRoIAlign, roi_pool
+from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
+from torchvision.ops.poolers import _convert_to_roi_format, _filter_input, _setup_scales
+
+from visionlab.models.backbones import create_backbone
+from visionlab.models.freezing import FreezableBackbone
+
+
+class TimmFPN(nn.Module):
+    """A timm model's last `levels` feature maps (`features_only`), merged by an FPN, plus a
+    max-pooled extra level. `out_channels` is what torchvision's detectors read."""
+
+    def __init__(self, backbone: dict, levels: int = 3, out_channels: int = 128) -> None:
+        super().__init__()
+        indices = tuple(range(-levels, 0))
+        self.body = create_backbone(**backbone, features_only=True, out_indices=indices)
+        self.fpn = FeaturePyramidNetwork(
+            self.body.feature_info.channels(), out_channels, extra_blocks=LastLevelMaxPool()
+        )
+        self.out_channels = out_channels
+
+    def forward(self, images: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
+        features = self.body(images)
+        return self.fpn(OrderedDict((str(i), f) for i, f in enumerate(features)))
+
+
+class MultiScaleRoIPool(MultiScaleRoIAlign):
+    """Fast R-CNN's RoI max pooling (quantised bins) on the FPN level each box maps to;
+    the same level assignment as `MultiScaleRoIAlign`, which samples bins bilinearly."""
+
+    def forward(self, x, boxes, image_shapes):
+        features = _filter_input(x, self.featmap_names)
+        if self.scales is None or self.map_levels is None:
+            self.scales, self.map_levels = _setup_scales(
+                features, image_shapes, self.canonical_scale, self.canonical_level
+            )
+        rois = _convert_to_roi_format(boxes)
+        levels = self.map_levels(boxes)
+        result = features[0].new_zeros((len(rois), features[0].shape[1], *self.output_size))
+        for level, (feature, scale) in enumerate(zip(features, self.scales, strict=True)):
+            index = torch.where(levels == level)[0]
+            pooled = roi_pool(feature, rois[index], self.output_size, spatial_scale=scale)
+            result[index] = pooled.to(result.dtype)
+        return result
+
+
+ROI_POOLS = {"roi_align": MultiScaleRoIAlign, "roi_pool": MultiScaleRoIPool}
+
+
+class FasterRCNNDetector(FreezableBackbone, FasterRCNN):
+    """torchvision's FasterRCNN with visionlab's contract: labels 0..C-1 in and out (the
+    background class is added here), images already normalised and resized to `image_size`.
+
+    Training mode: `model(images, targets)` -> dict of losses. Eval mode: `model(images)` ->
+    `[{boxes, scores, labels}]` per image, in input pixel coordinates.
+    """
+
+    backbone_prefix = "backbone.body."
+
+    def __init__(
+        self,
+        num_classes: int,
+        backbone: dict,
+        image_size: int = 384,
+        fpn_levels: int = 3,
+        fpn_channels: int = 128,
+        anchor_sizes: tuple[int, ...] = (32, 64, 128, 256),
+        aspect_ratios: tuple[float, ...] = (0.5, 1.0, 2.0),
+        box_roi_pool: str = "roi_align",
+        roi_output_size: int = 7,
+        **detector_args,
+    ) -> None:
+        if len(anchor_sizes) != fpn_levels + 1:
+            raise ValueError(
+                f"model.anchor_sizes needs {fpn_levels + 1} sizes, one per FPN level plus the pool"
+            )
+        if box_roi_pool not in ROI_POOLS:
+            raise ValueError(f"model.box_roi_pool must be one of {', '.join(ROI_POOLS)}")
+        featmaps = [str(i) for i in range(fpn_levels)]
+        super().__init__(
+            TimmFPN(backbone, fpn_levels, fpn_channels),
+            num_classes=num_classes + 1,
+            rpn_anchor_generator=AnchorGenerator(
+                tuple((s,) for s in anchor_sizes), (tuple(aspect_ratios),) * len(anchor_sizes)
+            ),
+            box_roi_pool=ROI_POOLS[box_roi_pool](featmaps, roi_output_size, sampling_ratio=2),
+            min_size=image_size,
+            max_size=image_size,
+            image_mean=[0.0, 0.0, 0.0],
+            image_std=[1.0, 1.0, 1.0],
+            **detector_args,
+        )
+
+    def forward(self, images, targets=None):
+        if targets is not None:
+            targets = [{"boxes": t["boxes"], "labels": t["labels"] + 1} for t in targets]
+        output = super().forward(list(images), targets)
+        if isinstance(output, dict):
+            return output
+        return [{**o, "labels": o["labels"] - 1} for o in output]
+
+
+@contextmanager
+def loss_mode(model: nn.Module):
+    """Train mode for the loss code of torchvision detectors, with normalisation and dropout
+    layers kept in eval mode so that computing a validation loss changes no statistics."""
+    was_training = model.training
+    model.train()
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm | nn.Dropout):
+            module.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)

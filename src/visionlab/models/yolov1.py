@@ -1,0 +1,76 @@
+"""YOLOv1: a timm backbone and the paper's detection head on an S x S grid."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from visionlab.models.backbones import create_backbone
+from visionlab.models.freezing import FreezableBackbone
+from visionlab.ops.boxes import decode_yolo
+
+
+def _conv(in_channels: int, out_channels: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.LeakyReLU(0.1, inplace=True),
+    )
+
+
+class YOLOv1(FreezableBackbone):
+    """`(N, 3, H, W)` images -> `(N, S, S, 5B + C)`.
+
+    Per cell: B boxes `(x, y, w, h, confidence)` through a sigmoid (x, y relative to the cell,
+    w, h to the image) and C class probabilities through a softmax. The head: two 3x3 conv +
+    BN + LeakyReLU(0.1) layers on the backbone's last feature map, pooled to S x S, then either
+    the paper's two fully connected layers (dropout after the first) or, with
+    `head="conv"`, a 1x1 convolution per cell.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        backbone: dict,
+        grid_size: int = 7,
+        boxes_per_cell: int = 2,
+        head: str = "fc",
+        head_channels: int = 256,
+        hidden: int = 1024,
+        dropout: float = 0.5,
+    ) -> None:
+        super().__init__()
+        self.s, self.b, self.c = grid_size, boxes_per_cell, num_classes
+        outputs = 5 * boxes_per_cell + num_classes
+        self.backbone = create_backbone(**backbone, features_only=True, out_indices=(-1,))
+        channels = self.backbone.feature_info.channels()[-1]
+        self.neck = nn.Sequential(
+            _conv(channels, head_channels),
+            _conv(head_channels, head_channels),
+            nn.AdaptiveAvgPool2d(grid_size),
+        )
+        if head == "fc":
+            self.head = nn.Sequential(
+                nn.Flatten(),
+                nn.Linear(head_channels * grid_size * grid_size, hidden),
+                nn.LeakyReLU(0.1, inplace=True),
+                nn.Dropout(dropout),
+                nn.Linear(hidden, grid_size * grid_size * outputs),
+            )
+        elif head == "conv":
+            self.head = nn.Conv2d(head_channels, outputs, 1)
+        else:
+            raise ValueError(f"model.head must be 'fc' or 'conv', got {head!r}")
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        features = self.neck(self.backbone(images)[-1])
+        out = self.head(features)
+        out = out.permute(0, 2, 3, 1) if out.dim() == 4 else out
+        out = out.reshape(len(images), self.s, self.s, 5 * self.b + self.c)
+        boxes = out[..., : 5 * self.b].sigmoid()
+        probs = out[..., 5 * self.b :].softmax(dim=-1)
+        return torch.cat([boxes, probs], dim=-1)
+
+    def decode(self, output: torch.Tensor, image_size: tuple[int, int], **kwargs) -> list[dict]:
+        """Predictions per image; see `visionlab.ops.boxes.decode_yolo` for `kwargs`."""
+        return decode_yolo(output, self.b, image_size, **kwargs)

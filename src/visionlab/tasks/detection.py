@@ -1,0 +1,185 @@
+"""Object detection: YOLOv1 (the task owns its loss) and Faster R-CNN (torchvision computes
+its own), COCO mAP with torchmetrics, per-class AP and prediction plots."""
+
+from __future__ import annotations
+
+import csv
+import logging
+
+import torch
+from torchmetrics.detection import MeanAveragePrecision
+
+from visionlab.losses import YoloV1Loss
+from visionlab.models.faster_rcnn import FasterRCNNDetector, loss_mode
+from visionlab.ops.boxes import encode_yolo_targets
+from visionlab.tasks.base import VisionTask
+from visionlab.utils.plots import (
+    average_precision_figure,
+    detections_figure,
+    save_and_log_figure,
+)
+
+logging.getLogger("faster_coco_eval").setLevel(logging.WARNING)  # its summary tables are noise
+
+# torchmetrics key -> visionlab metric name
+MAP_KEYS = {"map": "mAP", "map_50": "mAP50", "map_75": "mAP75", "mar_100": "recall"}
+
+
+def _map_metric() -> MeanAveragePrecision:
+    return MeanAveragePrecision(
+        box_format="xyxy", iou_type="bbox", class_metrics=True, backend="faster_coco_eval"
+    )
+
+
+class DetectionTask(VisionTask):
+    """Batches are `(images (B, 3, S, S), [{boxes, labels, ...}])`; predictions are
+    `[{boxes, scores, labels}]` in the input image's pixel coordinates."""
+
+    name = "detect"
+
+    def __init__(
+        self,
+        loss: dict | None = None,
+        score_threshold: float = 0.05,
+        nms_iou: float = 0.5,
+        plot_every_n_epochs: int = 5,
+        **task_args,
+    ) -> None:
+        super().__init__(**task_args)
+        self.save_hyperparameters()
+        self.yolo_loss = None
+        if not isinstance(self.model, FasterRCNNDetector):
+            self.yolo_loss = YoloV1Loss(self.model.b, **(loss or {}))
+        self.val_map, self.test_map = _map_metric(), _map_metric()
+
+    # --- one step for every stage ---------------------------------------------------------------
+    def model_step(self, batch):
+        images, targets = batch
+        size = tuple(images.shape[-2:])
+        if self.yolo_loss is None:
+            if self.training:
+                losses = self.model(images, targets)
+                return self._total(losses), None, targets
+            with torch.no_grad(), loss_mode(self.model):
+                losses = self.model(images, targets)
+            return self._total(losses), self.model(images), targets
+        output = self(images)
+        encoded = encode_yolo_targets(targets, self.model.s, self.model.c, size)
+        losses = self.yolo_loss(output, encoded)
+        preds = None
+        if not self.training:
+            preds = self.model.decode(
+                output,
+                size,
+                score_threshold=self.hparams.score_threshold,
+                iou_threshold=self.hparams.nms_iou,
+            )
+        self._log_terms(losses)
+        return losses["loss"], preds, targets
+
+    def _total(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
+        self._log_terms(losses)
+        return sum(losses.values())
+
+    def _log_terms(self, losses: dict[str, torch.Tensor]) -> None:
+        stage = "train" if self.training else ("test" if self.trainer.testing else "val")
+        for key, value in losses.items():
+            if key != "loss":
+                name = key.removeprefix("loss_")
+                self.log(
+                    f"{stage}/loss_{name}", value, on_step=False, on_epoch=True, sync_dist=True
+                )
+
+    def update_metrics(self, stage, preds, targets):
+        if stage == "train":
+            return
+        metric = self.val_map if stage == "val" else self.test_map
+        metric.update(
+            [
+                {k: p[k].float() if k != "labels" else p[k] for k in ("boxes", "scores", "labels")}
+                for p in preds
+            ],
+            [{"boxes": t["boxes"], "labels": t["labels"]} for t in targets],
+        )
+
+    def on_validation_batch_end(self, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        """Keep the first validation batch of a plotting epoch for `predictions_*.png`."""
+        if batch_idx == 0 and self._plot_now():
+            images, targets = batch
+            self._plot_batch = (images[:8].detach().cpu(), outputs[:8], targets[:8])
+
+    # --- epoch ends ------------------------------------------------------------------------------
+    _plot_batch = None
+
+    def _plot_now(self) -> bool:
+        every = self.hparams.plot_every_n_epochs
+        return not self.trainer.sanity_checking and (
+            self.trainer.state.fn != "fit" or (self.current_epoch + 1) % every == 0
+        )
+
+    def reset_metrics(self, stage):
+        (self.val_map if stage == "val" else self.test_map).reset()
+
+    def on_validation_epoch_end(self) -> None:
+        values = self._compute("val", self.val_map)
+        if values is not None:
+            self.track_best(values[self.monitor.split("/", 1)[-1]])
+
+    def on_test_epoch_end(self) -> None:
+        self._compute("test", self.test_map)
+
+    def _compute(self, stage: str, metric: MeanAveragePrecision) -> dict | None:
+        result = metric.compute()
+        metric.reset()
+        values = {name: result[key].float() for key, name in MAP_KEYS.items()}
+        self.log_dict(
+            {f"{stage}/{k}": v for k, v in values.items()}, sync_dist=True, prog_bar=stage == "val"
+        )
+        if self.trainer.sanity_checking or not self.trainer.is_global_zero:
+            return values
+        self._write_per_class(stage, result)
+        if stage == "val" and self._plot_batch is not None:
+            images, preds, targets = self._plot_batch
+            self._plot_batch = None
+            fig = detections_figure(images, preds, targets, self.hparams.class_names)
+            save_and_log_figure(
+                fig,
+                self.plots_dir / f"predictions_{stage}_epoch{self.current_epoch}.png",
+                f"{stage}/predictions",
+                self.loggers,
+                self.global_step,
+            )
+        return values
+
+    def _write_per_class(self, stage: str, result: dict) -> None:
+        classes = result["classes"].reshape(-1).tolist()
+        aps = result["map_per_class"].reshape(-1).tolist()
+        names = self.hparams.class_names
+        rows = [(names[c], ap) for c, ap in zip(classes, aps, strict=True) if 0 <= c < len(names)]
+        self.plots_dir.mkdir(parents=True, exist_ok=True)
+        with (self.plots_dir.parent / f"per_class_ap_{stage}.csv").open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["class", "AP"])
+            writer.writerows((n, f"{ap:.4f}") for n, ap in rows)
+        if rows:
+            fig = average_precision_figure(rows, f"{stage} AP@[.5:.95] per class")
+            save_and_log_figure(
+                fig,
+                self.plots_dir / f"per_class_ap_{stage}.png",
+                f"{stage}/per_class_ap",
+                self.loggers,
+                self.global_step,
+            )
+
+    @torch.no_grad()
+    def predict_boxes(self, images: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+        """Detections for a batch of preprocessed images, in their pixel coordinates."""
+        if self.yolo_loss is None:
+            return self.model(images)
+        size = tuple(images.shape[-2:])
+        return self.model.decode(
+            self(images),
+            size,
+            score_threshold=self.hparams.score_threshold,
+            iou_threshold=self.hparams.nms_iou,
+        )

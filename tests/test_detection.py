@@ -1,0 +1,200 @@
+"""Detection: every reader gives the same boxes, mAP equals pycocotools, both models run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from visionlab.cli.train import train
+from visionlab.data.sources import read_coco, read_csv_boxes, read_voc, read_yolo
+from visionlab.models.faster_rcnn import FasterRCNNDetector, loss_mode
+
+
+def _by_name(index):
+    return {
+        s.path.name.split("_", 1)[-1]: (s.boxes, s.labels)
+        for split in ("train", "val")
+        for s in index.split(split)
+    }
+
+
+def test_every_reader_gives_the_coco_boxes(detection_roots):
+    coco = read_coco(detection_roots["coco"])
+    assert coco.class_names == ["circle", "square", "triangle"]
+    reference = {
+        f"{split}_{s.path.name}": (s.boxes, s.labels)
+        for split in ("train", "val")
+        for s in coco.split(split)
+    }
+    readers = {
+        "voc": read_voc(detection_roots["voc"]),
+        "yolo": read_yolo(detection_roots["yolo"]),
+        "csv_boxes": read_csv_boxes(detection_roots["csv_boxes"]),
+    }
+    for name, index in readers.items():
+        found = {
+            s.path.name: (s.boxes, s.labels)
+            for split in ("train", "val")
+            for s in index.split(split)
+        }
+        assert found.keys() == reference.keys(), name
+        for key, (boxes, labels) in reference.items():
+            names = [coco.class_names[i] for i in labels]
+            assert [index.class_names[i] for i in found[key][1]] == names, (name, key)
+            assert np.allclose(found[key][0], boxes, atol=1e-3), (name, key)
+
+
+def test_coco_remaps_ids_and_skips_crowds(tmp_path):
+    (tmp_path / "images/train").mkdir(parents=True)
+    from PIL import Image
+
+    Image.new("RGB", (50, 40)).save(tmp_path / "images/train/a.png")
+    coco = {
+        "images": [{"id": 7, "file_name": "a.png", "width": 50, "height": 40}],
+        "categories": [{"id": 90, "name": "zebra"}, {"id": 3, "name": "car"}],
+        "annotations": [
+            {"id": 1, "image_id": 7, "category_id": 90, "bbox": [1, 2, 10, 20], "iscrowd": 0},
+            {"id": 2, "image_id": 7, "category_id": 3, "bbox": [5, 5, 10, 10], "iscrowd": 1},
+        ],
+    }
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations/train.json").write_text(json.dumps(coco))
+    index = read_coco(
+        tmp_path,
+        splits={"train": {"annotations": "annotations/train.json", "images": "images/train"}},
+        val_fraction=0.5,
+    )
+    sample = (index.split("train") + index.split("val"))[0]
+    assert index.class_names == ["car", "zebra"]
+    assert sample.labels.tolist() == [1] and sample.boxes.tolist() == [[1, 2, 11, 22]]
+
+
+def test_voc_is_one_based_and_honours_difficult(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "JPEGImages").mkdir()
+    (tmp_path / "Annotations").mkdir()
+    Image.new("RGB", (100, 80)).save(tmp_path / "JPEGImages/x.jpg")
+    (tmp_path / "Annotations/x.xml").write_text(
+        "<annotation><filename>x.jpg</filename><size><width>100</width><height>80</height></size>"
+        "<object><name>dog</name><difficult>0</difficult><bndbox><xmin>1</xmin><ymin>1</ymin>"
+        "<xmax>100</xmax><ymax>80</ymax></bndbox></object>"
+        "<object><name>dog</name><difficult>1</difficult><bndbox><xmin>5</xmin><ymin>5</ymin>"
+        "<xmax>20</xmax><ymax>20</ymax></bndbox></object></annotation>"
+    )
+    index = read_voc(tmp_path, val_fraction=0.5)
+    sample = (index.split("train") + index.split("val"))[0]
+    assert sample.boxes.tolist() == [[0, 0, 100, 80]]
+    kept = read_voc(tmp_path, keep_difficult=True, val_fraction=0.5)
+    assert len((kept.split("train") + kept.split("val"))[0].boxes) == 2
+
+
+def test_yolo_background_images_and_orphan_labels(detection_roots, tmp_path):
+    import shutil
+
+    root = tmp_path / "yolo"
+    shutil.copytree(detection_roots["yolo"], root)
+    first = sorted((root / "labels/train").glob("*.txt"))[0]
+    first.unlink()  # its image becomes a background image
+    (root / "labels/train/ghost.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    index = read_yolo(root)
+    background = [s for s in index.split("train") if s.path.stem == first.stem][0]
+    assert background.boxes.shape == (0, 4)
+    assert any("ghost.txt" in where and "without an image" in why for where, why in index.skipped)
+
+
+def test_map_equals_pycocotools():
+    pycocotools = pytest.importorskip("pycocotools.cocoeval")
+    from pycocotools.coco import COCO
+
+    rng = np.random.default_rng(0)
+    images, annotations, results, preds, targets = [], [], [], [], []
+    for image_id in range(1, 21):
+        images.append({"id": image_id, "width": 200, "height": 200})
+        n = rng.integers(1, 4)
+        xy = rng.uniform(0, 120, (n, 2))
+        wh = rng.uniform(20, 70, (n, 2))
+        labels = rng.integers(0, 3, n)
+        boxes = np.concatenate([xy, xy + wh], 1)
+        noisy = boxes + rng.normal(0, 6, boxes.shape)
+        scores = rng.uniform(0.2, 1.0, n)
+        for b, c in zip(boxes, labels, strict=True):
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": int(c),
+                    "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]],
+                    "area": float((b[2] - b[0]) * (b[3] - b[1])),
+                    "iscrowd": 0,
+                }
+            )
+        for b, c, s in zip(noisy, labels, scores, strict=True):
+            results.append(
+                {
+                    "image_id": image_id,
+                    "category_id": int(c),
+                    "score": float(s),
+                    "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]],
+                }
+            )
+        preds.append(
+            {
+                "boxes": torch.tensor(noisy, dtype=torch.float32),
+                "scores": torch.tensor(scores, dtype=torch.float32),
+                "labels": torch.tensor(labels),
+            }
+        )
+        targets.append(
+            {"boxes": torch.tensor(boxes, dtype=torch.float32), "labels": torch.tensor(labels)}
+        )
+    gt = COCO()
+    gt.dataset = {
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": i} for i in range(3)],
+    }
+    gt.createIndex()
+    evaluator = pycocotools.COCOeval(gt, gt.loadRes(results), "bbox")
+    evaluator.evaluate()
+    evaluator.accumulate()
+    evaluator.summarize()
+    from visionlab.tasks.detection import _map_metric
+
+    metric = _map_metric()
+    metric.update(preds, targets)
+    ours = metric.compute()
+    assert ours["map"].item() == pytest.approx(evaluator.stats[0], abs=1e-4)
+    assert ours["map_50"].item() == pytest.approx(evaluator.stats[1], abs=1e-4)
+    assert ours["map_75"].item() == pytest.approx(evaluator.stats[2], abs=1e-4)
+
+
+@pytest.mark.parametrize("model", ["yolov1", "faster_rcnn"])
+@pytest.mark.parametrize("source", ["shapes", "coco", "voc", "yolo", "csv_boxes"])
+def test_fast_dev_run(make_cfg, detection_roots, model, source):
+    data = [] if source == "shapes" else [f"data={source}", f"data.root={detection_roots[source]}"]
+    train(
+        make_cfg(
+            "task=detect",
+            f"model={model}",
+            *data,
+            "debug=fdr",
+            "data.image_size=64",
+            "++data.options.image_size=64",
+        )
+    )
+
+
+def test_validation_loss_leaves_batchnorm_statistics_alone():
+    model = FasterRCNNDetector(2, {"name": "resnet18"}, image_size=96).eval()
+    before = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
+    targets = [{"boxes": torch.tensor([[5.0, 5.0, 60.0, 60.0]]), "labels": torch.tensor([1])}]
+    with torch.no_grad(), loss_mode(model):
+        losses = model(torch.randn(1, 3, 96, 96), targets)
+    assert set(losses) >= {"loss_classifier", "loss_box_reg", "loss_objectness", "loss_rpn_box_reg"}
+    assert not model.training
+    after = model.state_dict()
+    assert all(torch.equal(v, after[k]) for k, v in before.items())
