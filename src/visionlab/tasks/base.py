@@ -72,19 +72,23 @@ class VisionTask(L.LightningModule):
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         loss, preds, targets = self.model_step(batch)
         self.update_metrics("train", preds, targets)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        self.log(
+            "train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch[0])
+        )
         return loss
 
     def validation_step(self, batch: Any, batch_idx: int) -> Any:
         loss, preds, targets = self.model_step(batch)
         self.update_metrics("val", preds, targets)
-        self.log("val/loss", loss, on_epoch=True, prog_bar=True, sync_dist=True)
+        self.log(
+            "val/loss", loss, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=len(batch[0])
+        )
         return preds
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
         loss, preds, targets = self.model_step(batch)
         self.update_metrics("test", preds, targets)
-        self.log("test/loss", loss, on_epoch=True, sync_dist=True)
+        self.log("test/loss", loss, on_epoch=True, sync_dist=True, batch_size=len(batch[0]))
 
     def update_metrics(self, stage: str, preds: Any, targets: Any) -> None:
         """Update (and log) the stage's metric objects."""

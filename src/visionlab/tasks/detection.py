@@ -59,10 +59,10 @@ class DetectionTask(VisionTask):
         if self.yolo_loss is None:
             if self.training:
                 losses = self.model(images, targets)
-                return self._total(losses), None, targets
+                return self._total(losses, len(images)), None, targets
             with torch.no_grad(), loss_mode(self.model):
                 losses = self.model(images, targets)
-            return self._total(losses), self.model(images), targets
+            return self._total(losses, len(images)), self.model(images), targets
         output = self(images)
         encoded = encode_yolo_targets(targets, self.model.s, self.model.c, size)
         losses = self.yolo_loss(output, encoded)
@@ -74,20 +74,25 @@ class DetectionTask(VisionTask):
                 score_threshold=self.hparams.score_threshold,
                 iou_threshold=self.hparams.nms_iou,
             )
-        self._log_terms(losses)
+        self._log_terms(losses, len(images))
         return losses["loss"], preds, targets
 
-    def _total(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
-        self._log_terms(losses)
+    def _total(self, losses: dict[str, torch.Tensor], batch_size: int) -> torch.Tensor:
+        self._log_terms(losses, batch_size)
         return sum(losses.values())
 
-    def _log_terms(self, losses: dict[str, torch.Tensor]) -> None:
+    def _log_terms(self, losses: dict[str, torch.Tensor], batch_size: int) -> None:
         stage = "train" if self.training else ("test" if self.trainer.testing else "val")
         for key, value in losses.items():
             if key != "loss":
                 name = key.removeprefix("loss_")
                 self.log(
-                    f"{stage}/loss_{name}", value, on_step=False, on_epoch=True, sync_dist=True
+                    f"{stage}/loss_{name}",
+                    value,
+                    on_step=False,
+                    on_epoch=True,
+                    sync_dist=True,
+                    batch_size=batch_size,
                 )
 
     def update_metrics(self, stage, preds, targets):
