@@ -69,26 +69,29 @@ class VisionTask(L.LightningModule):
     def model_step(self, batch: Any) -> tuple[torch.Tensor, Any, Any]:
         raise NotImplementedError
 
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+    def shared_step(self, stage: str, batch: Any) -> tuple[torch.Tensor, Any]:
+        """`model_step`, then the stage's metrics and `<stage>/loss`; returns (loss, preds)."""
         loss, preds, targets = self.model_step(batch)
-        self.update_metrics("train", preds, targets)
+        self.update_metrics(stage, preds, targets)
         self.log(
-            "train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch[0])
+            f"{stage}/loss",
+            loss,
+            on_step=stage == "train",
+            on_epoch=True,
+            prog_bar=stage != "test",
+            sync_dist=stage != "train",
+            batch_size=len(batch[0]),
         )
-        return loss
+        return loss, preds
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        return self.shared_step("train", batch)[0]
 
     def validation_step(self, batch: Any, batch_idx: int) -> Any:
-        loss, preds, targets = self.model_step(batch)
-        self.update_metrics("val", preds, targets)
-        self.log(
-            "val/loss", loss, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=len(batch[0])
-        )
-        return preds
+        return self.shared_step("val", batch)[1]
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
-        loss, preds, targets = self.model_step(batch)
-        self.update_metrics("test", preds, targets)
-        self.log("test/loss", loss, on_epoch=True, sync_dist=True, batch_size=len(batch[0]))
+        self.shared_step("test", batch)
 
     def update_metrics(self, stage: str, preds: Any, targets: Any) -> None:
         """Update (and log) the stage's metric objects."""
