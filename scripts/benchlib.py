@@ -16,7 +16,10 @@ from torch.utils.data import DataLoader
 
 from visionlab.cli.train import train
 from visionlab.data import VisionDataModule
+from visionlab.losses import YoloV1Loss
 from visionlab.models import build_model
+from visionlab.models.yolov1 import YOLOv1
+from visionlab.ops.boxes import encode_yolo_targets
 from visionlab.tasks.optim import parameter_groups
 from visionlab.utils.config import compose_config
 
@@ -31,6 +34,7 @@ def train_loader(datamodule: VisionDataModule) -> DataLoader:
         num_workers=datamodule.num_workers,
         pin_memory=datamodule.pin_memory,
         persistent_workers=datamodule.num_workers > 0,
+        collate_fn=datamodule.collate_fn,
     )
 
 
@@ -74,6 +78,51 @@ def plain_classification_loop(
             end = time.perf_counter()
         speeds.append(seen / (end - start))
     return speeds
+
+
+def plain_detection_loop(
+    datamodule: VisionDataModule,
+    model_cfg: dict,
+    loss_cfg: dict,
+    lr: float,
+    epochs: int,
+    max_batches: int,
+) -> list[float]:
+    """A hand-written detection loop: YOLOv1 with its loss, or torchvision's own losses."""
+    L.seed_everything(0)
+    loader = train_loader(datamodule)
+    model = build_model(model_cfg, datamodule.num_classes).train()
+    yolo_loss = YoloV1Loss(model.b, **loss_cfg) if isinstance(model, YOLOv1) else None
+    optimizer = torch.optim.AdamW(parameter_groups(model, lr, 0.0005, 1.0))
+    speeds = []
+    for _ in range(epochs):
+        start = end = time.perf_counter()
+        seen = 0
+        for i, (images, targets) in enumerate(loader):
+            if i == max_batches:
+                break
+            if yolo_loss is None:
+                loss = sum(model(images, targets).values())
+            else:
+                encoded = encode_yolo_targets(targets, model.s, model.c, tuple(images.shape[-2:]))
+                loss = yolo_loss(model(images), encoded)["loss"]
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            seen += len(images)
+            end = time.perf_counter()
+        speeds.append(seen / (end - start))
+    return speeds
+
+
+@torch.no_grad()
+def inference_speed(predict, images: torch.Tensor, repeats: int) -> float:
+    """Images per second of `predict(images)` after one warm-up call."""
+    predict(images)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        predict(images)
+    return repeats * len(images) / (time.perf_counter() - start)
 
 
 def loader_speed(datamodule: VisionDataModule, batches: int, warmup: int = 5) -> float:

@@ -1,0 +1,113 @@
+"""Detection speed: inference img/s of YOLOv1 and Faster R-CNN at the same input size and
+backbone, and training img/s of each against a plain PyTorch loop, in one command.
+
+    python scripts/bench_detect.py [--data PATH] [--image-size 384] [--out FILE.json]
+
+Data: ../shared/data/raccoon when present (CSV split files), else the embedded shapes scenes.
+Training runs `--batches` batches per epoch for two epochs; the second epoch is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from benchlib import inference_speed, plain_detection_loop, visionlab_run
+from omegaconf import OmegaConf
+
+from visionlab.cli.common import build_datamodule, build_task
+from visionlab.utils.config import compose_config, config_dir, fill_preprocessing
+
+REPO = config_dir().parent
+RACCOON = REPO.parent / "shared" / "data" / "raccoon"
+
+
+def data_overrides(root: Path) -> list[str]:
+    if not root.is_dir():
+        return []
+    return [
+        "data=csv_boxes",
+        f"data.root={root}",
+        "++data.options.files={train:splits/train_labels.csv,val:splits/test_labels.csv}",
+        "++data.options.images=images",
+        "++data.options.one_based=true",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=RACCOON)
+    parser.add_argument("--image-size", type=int, default=384)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--batches", type=int, default=10, help="training batches per epoch")
+    parser.add_argument("--repeats", type=int, default=5, help="timed inference batches")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "bench_detect.json")
+    args = parser.parse_args()
+
+    result: dict = {
+        "benchmark": "detection speed",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": platform.processor() or platform.machine(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "data": str(args.data) if args.data.is_dir() else "shapes",
+        "image_size": args.image_size,
+        "batch_size": args.batch_size,
+        "models": {},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in ("yolov1", "faster_rcnn"):
+            overrides = [
+                "task=detect",
+                f"model={model}",
+                *data_overrides(args.data),
+                f"data.image_size={args.image_size}",
+                f"data.batch_size={args.batch_size}",
+                "data.num_workers=2",
+                "trainer.max_epochs=2",
+                f"trainer.limit_train_batches={args.batches}",
+                "trainer.limit_val_batches=0",
+                "trainer.num_sanity_val_steps=0",
+                "trainer.accelerator=cpu",
+                "test=false",
+                "extras.print_config=false",
+            ]
+            cfg = compose_config("train", overrides, Path(tmp) / f"{model}-probe")
+            fill_preprocessing(cfg)
+            datamodule = build_datamodule(cfg.data, cfg.task.name)
+            datamodule.setup("fit")
+            task = build_task(cfg, datamodule).eval()
+            images = torch.stack([datamodule.datasets["val"][i][0] for i in range(8)])
+            infer = inference_speed(task.predict_boxes, images, args.repeats)
+            plain = plain_detection_loop(
+                datamodule,
+                OmegaConf.to_container(cfg.model, resolve=True),
+                OmegaConf.to_container(cfg.task.loss, resolve=True),
+                cfg.task.optimizer.lr,
+                epochs=2,
+                max_batches=args.batches,
+            )
+            framework = visionlab_run(overrides, Path(tmp) / model)
+            result["models"][model] = {
+                "parameters_m": round(sum(p.numel() for p in task.parameters()) / 1e6, 2),
+                "inference_img_per_s": round(infer, 2),
+                "plain_train_img_per_s": round(plain[-1], 2),
+                "visionlab_train_img_per_s": round(framework[-1], 2),
+                "train_ratio": round(framework[-1] / plain[-1], 3),
+            }
+    models = result["models"]
+    result["yolov1_inference_speedup"] = round(
+        models["yolov1"]["inference_img_per_s"] / models["faster_rcnn"]["inference_img_per_s"], 2
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
