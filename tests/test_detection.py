@@ -198,3 +198,30 @@ def test_validation_loss_leaves_batchnorm_statistics_alone():
     assert not model.training
     after = model.state_dict()
     assert all(torch.equal(v, after[k]) for k, v in before.items())
+
+
+def test_detection_evaluate_and_predict_from_checkpoint(make_cfg, detection_roots):
+    from pathlib import Path
+
+    from visionlab.cli.evaluate import evaluate
+    from visionlab.cli.predict import predict
+
+    overrides = ["data=coco", f"data.root={detection_roots['coco']}", "data.image_size=64"]
+    cfg = make_cfg("task=detect", *overrides, "debug=limit", "trainer.max_epochs=1")
+    results = train(cfg)
+    assert results is not None
+    best = Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt"
+    evaluated = evaluate(make_cfg(f"ckpt_path={best}", "split=val", name="eval", run="eval"))
+    assert {"val/mAP", "val/mAP50", "val/mAP75", "val/recall"} <= set(evaluated)
+    images = detection_roots["coco"] / "images" / "val"
+    out = predict(
+        make_cfg(
+            f"ckpt_path={best}", f"input={images}", "score_threshold=0", name="predict", run="p"
+        )
+    )
+    detections = json.loads(out.read_text())
+    assert detections and {"file_name", "category_id", "bbox", "score"} <= set(detections[0])
+    assert len(list((out.parent / "images").glob("*.png"))) == 3
+    for det in detections:
+        x, y, w, h = det["bbox"]
+        assert x >= -1e-3 and x + w <= 64 + 1e-3 and w >= 0 and h >= 0
