@@ -37,10 +37,13 @@ def predict_classification(
     output_dir.mkdir(parents=True, exist_ok=True)
     out_path = output_dir / "predictions.csv"
     header = ["file"] + [f"{kind}_{i}" for i in range(1, k + 1) for kind in ("class", "prob")]
+
+    def preprocess(image):
+        return pipeline(image=image)["image"]
+
     with out_path.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
-        preprocess = lambda image: pipeline(image=image)["image"]  # noqa: E731
         for paths, images, _ in image_batches(files, preprocess, batch_size):
             probs, indices = task.predict_proba(images.to(device)).topk(k, dim=-1)
             for path, p, idx in zip(paths, probs.tolist(), indices.tolist(), strict=True):
