@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -201,8 +202,6 @@ def test_validation_loss_leaves_batchnorm_statistics_alone():
 
 
 def test_detection_evaluate_and_predict_from_checkpoint(make_cfg, detection_roots):
-    from pathlib import Path
-
     from visionlab.cli.evaluate import evaluate
     from visionlab.cli.predict import predict
 
@@ -210,6 +209,9 @@ def test_detection_evaluate_and_predict_from_checkpoint(make_cfg, detection_root
     cfg = make_cfg("task=detect", *overrides, "debug=limit", "trainer.max_epochs=1")
     results = train(cfg)
     assert results is not None
+    plots = Path(cfg.paths.output_dir) / "plots"
+    for name in ("labels_train", "pr_curve_val", "per_class_ap_val"):
+        assert (plots / f"{name}.png").stat().st_size > 10_000
     best = Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt"
     evaluated = evaluate(make_cfg(f"ckpt_path={best}", "split=val", name="eval", run="eval"))
     assert {"val/mAP", "val/mAP50", "val/mAP75", "val/recall"} <= set(evaluated)
@@ -225,3 +227,68 @@ def test_detection_evaluate_and_predict_from_checkpoint(make_cfg, detection_root
     for det in detections:
         x, y, w, h = det["bbox"]
         assert x >= -1e-3 and x + w <= 64 + 1e-3 and w >= 0 and h >= 0
+
+
+def test_wandb_gets_prediction_boxes(make_cfg, detection_roots, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    root = detection_roots["coco"]
+    cfg = make_cfg(
+        "task=detect",
+        "data=coco",
+        f"data.root={root}",
+        "data.image_size=64",
+        "logger=wandb",
+        "debug=limit",
+        "trainer.max_epochs=1",
+        "task.plot_every_n_epochs=1",
+        "test=false",
+    )
+    train(cfg)
+    (run,) = (Path(cfg.paths.output_dir) / "wandb").glob("offline-run-*")
+    boxes = list(run.rglob("media/metadata/boxes2D/**/*.json"))
+    assert boxes, "no W&B box overlays were written"
+    overlay = json.loads(boxes[0].read_text())
+    assert overlay["box_data"] and overlay["box_data"][0]["domain"] == "pixel"
+
+
+@pytest.fixture(scope="module")
+def overfit_root(tmp_path_factory) -> Path:
+    """Four 224 px shapes scenes whose val split is the train split."""
+    import shutil
+
+    from visionlab.data.shapes import write_detection
+
+    root = tmp_path_factory.mktemp("overfit")
+    write_detection(root, {"train": 4}, image_size=224, seed=3)
+    shutil.copy(root / "annotations/train.json", root / "annotations/val.json")
+    shutil.copytree(root / "images/train", root / "images/val")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("model", "epochs", "optimizer"),
+    [
+        ("yolov1", 60, ["task.optimizer.lr=1e-3", "model.dropout=0"]),
+        ("faster_rcnn", 30, ["task.optimizer.name=sgd", "task.optimizer.lr=0.01"]),
+    ],
+)
+def test_overfitting_a_few_images_reaches_map50_above_0_9(
+    make_cfg, overfit_root, model, epochs, optimizer
+):
+    cfg = make_cfg(
+        "task=detect",
+        f"model={model}",
+        "data=coco",
+        f"data.root={overfit_root}",
+        "data.image_size=224",
+        "data.augment=none",
+        "data.batch_size=4",
+        *optimizer,
+        "task.scheduler.name=none",
+        f"trainer.max_epochs={epochs}",
+        f"trainer.check_val_every_n_epoch={epochs}",
+        "callbacks.early_stopping=null",
+        "task.plot_every_n_epochs=1000",
+        "test=false",
+    )
+    assert train(cfg) > 0.9

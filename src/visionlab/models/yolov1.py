@@ -21,8 +21,11 @@ def _conv(in_channels: int, out_channels: int) -> nn.Sequential:
 class YOLOv1(FreezableBackbone):
     """`(N, 3, H, W)` images -> `(N, S, S, 5B + C)`.
 
-    Per cell: B boxes `(x, y, w, h, confidence)` through a sigmoid (x, y relative to the cell,
-    w, h to the image) and C class probabilities through a softmax. The head: two 3x3 conv +
+    Per cell: B boxes `(x, y, w, h, confidence)` (x, y relative to the cell, w, h to the
+    image) and C class probabilities through a softmax. As in the paper the box outputs are
+    linear, not squashed: a saturated sigmoid would leave a box that is far off with no
+    gradient, stuck forever once it is the responsible one. The layer predicts √w and √h, so
+    w and h are never negative. Decoding clamps everything into range. The head: two 3x3 conv +
     BN + LeakyReLU(0.1) layers on the backbone's last feature map, pooled to S x S, then either
     the paper's two fully connected layers (dropout after the first) or, with
     `head="conv"`, a 1x1 convolution per cell.
@@ -67,7 +70,9 @@ class YOLOv1(FreezableBackbone):
         out = self.head(features)
         out = out.permute(0, 2, 3, 1) if out.dim() == 4 else out
         out = out.reshape(len(images), self.s, self.s, 5 * self.b + self.c)
-        boxes = out[..., : 5 * self.b].sigmoid()
+        boxes = out[..., : 5 * self.b].unflatten(-1, (self.b, 5))
+        sizes = boxes[..., 2:4].square()  # the layer predicts √w, √h, as the loss compares them
+        boxes = torch.cat([boxes[..., :2], sizes, boxes[..., 4:]], dim=-1).flatten(-2)
         probs = out[..., 5 * self.b :].softmax(dim=-1)
         return torch.cat([boxes, probs], dim=-1)
 

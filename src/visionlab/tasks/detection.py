@@ -6,16 +6,22 @@ from __future__ import annotations
 import csv
 import logging
 
+import numpy as np
 import torch
+from lightning.pytorch.loggers import WandbLogger
 from torchmetrics.detection import MeanAveragePrecision
 
 from visionlab.losses import YoloV1Loss
 from visionlab.models.faster_rcnn import FasterRCNNDetector, loss_mode
 from visionlab.ops.boxes import encode_yolo_targets
 from visionlab.tasks.base import VisionTask
+from visionlab.utils.loggers import log_wandb_boxes
 from visionlab.utils.plots import (
     average_precision_figure,
     detections_figure,
+    display_image,
+    label_statistics_figure,
+    precision_recall_figure,
     save_and_log_figure,
 )
 
@@ -27,7 +33,11 @@ MAP_KEYS = {"map": "mAP", "map_50": "mAP50", "map_75": "mAP75", "mar_100": "reca
 
 def _map_metric() -> MeanAveragePrecision:
     return MeanAveragePrecision(
-        box_format="xyxy", iou_type="bbox", class_metrics=True, backend="faster_coco_eval"
+        box_format="xyxy",
+        iou_type="bbox",
+        class_metrics=True,
+        extended_summary=True,  # precision at every recall threshold, for the PR curves
+        backend="faster_coco_eval",
     )
 
 
@@ -51,6 +61,22 @@ class DetectionTask(VisionTask):
         if not isinstance(self.model, FasterRCNNDetector):
             self.yolo_loss = YoloV1Loss(self.model.b, **(loss or {}))
         self.val_map, self.test_map = _map_metric(), _map_metric()
+
+    def on_fit_start(self) -> None:
+        """Plot the training labels once: class histogram, objects per image, box sizes."""
+        datamodule = self.trainer.datamodule
+        if not self.trainer.is_global_zero or not hasattr(datamodule, "index"):
+            return
+        samples = datamodule.index.split("train")
+        fig = label_statistics_figure(
+            np.concatenate([s.boxes for s in samples]).reshape(-1, 4),
+            np.concatenate([s.labels for s in samples]).astype(np.int64),
+            np.array([len(s.labels) for s in samples]),
+            self.hparams.class_names,
+        )
+        save_and_log_figure(
+            fig, self.plots_dir / "labels_train.png", "train/labels", self.loggers, 0
+        )
 
     # --- one step for every stage ---------------------------------------------------------------
     def model_step(self, batch):
@@ -143,18 +169,50 @@ class DetectionTask(VisionTask):
         if self.trainer.sanity_checking or not self.trainer.is_global_zero:
             return values
         self._write_per_class(stage, result)
+        self._plot_precision_recall(stage, result)
         if stage == "val" and self._plot_batch is not None:
-            images, preds, targets = self._plot_batch
+            self._plot_predictions(stage, *self._plot_batch)
             self._plot_batch = None
-            fig = detections_figure(images, preds, targets, self.hparams.class_names)
-            save_and_log_figure(
-                fig,
-                self.plots_dir / f"predictions_{stage}_epoch{self.current_epoch}.png",
-                f"{stage}/predictions",
-                self.loggers,
-                self.global_step,
-            )
         return values
+
+    def _plot_predictions(self, stage: str, images, preds, targets) -> None:
+        names = self.hparams.class_names
+        fig = detections_figure(images, preds, targets, names)
+        save_and_log_figure(
+            fig,
+            self.plots_dir / f"predictions_{stage}_epoch{self.current_epoch}.png",
+            f"{stage}/predictions",
+            self.loggers,
+            self.global_step,
+        )
+        for logger in self.loggers:
+            if isinstance(logger, WandbLogger):
+                pictures = [display_image(image) for image in images]
+                log_wandb_boxes(
+                    logger, f"{stage}/boxes", pictures, preds, targets, names, self.global_step
+                )
+
+    def _plot_precision_recall(self, stage: str, result: dict) -> None:
+        """PR curve per class at IoU 0.5 over all areas and up to 100 detections per image."""
+        precision = result["precision"][0, :, :, 0, -1].numpy()  # (recall thresholds, classes)
+        names = self.hparams.class_names
+        curves = [
+            (names[c], precision[:, k])
+            for k, c in enumerate(result["classes"].reshape(-1).tolist())
+            if 0 <= c < len(names) and precision[:, k].min() >= 0  # -1: no ground truth
+        ]
+        if not curves:
+            return
+        fig = precision_recall_figure(
+            np.linspace(0, 1, len(precision)), curves, f"{stage} precision-recall at IoU 0.5"
+        )
+        save_and_log_figure(
+            fig,
+            self.plots_dir / f"pr_curve_{stage}.png",
+            f"{stage}/pr_curve",
+            self.loggers,
+            self.global_step,
+        )
 
     def _write_per_class(self, stage: str, result: dict) -> None:
         classes = result["classes"].reshape(-1).tolist()

@@ -115,6 +115,66 @@ def average_precision_figure(rows: list[tuple[str, float]], title: str) -> plt.F
     return fig
 
 
+def precision_recall_figure(
+    recall: np.ndarray, curves: list[tuple[str, np.ndarray]], title: str
+) -> plt.Figure:
+    """One precision-recall curve per class (`curves`: name, precision at each `recall`)."""
+    fig, ax = plt.subplots(figsize=(6, 5), dpi=110)
+    for name, precision in curves:
+        ap = float(np.mean(precision))
+        ax.plot(recall, precision, linewidth=1.5, label=f"{name} (AP {ap:.3f})")
+    if len(curves) > 1:
+        mean = np.mean([p for _, p in curves], axis=0)
+        ax.plot(recall, mean, color="black", linewidth=3, label=f"all (mAP {mean.mean():.3f})")
+    ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def label_statistics_figure(
+    boxes: np.ndarray, labels: np.ndarray, objects_per_image: np.ndarray, class_names: list[str]
+) -> plt.Figure:
+    """Instances per class, objects per image, and box width vs height in pixels."""
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4), dpi=110)
+    counts = np.bincount(labels, minlength=len(class_names))
+    axes[0].bar(range(len(class_names)), counts, color="tab:blue")
+    axes[0].set_xticks(range(len(class_names)))
+    rotated = len(class_names) > 5
+    axes[0].set_xticklabels(
+        class_names, rotation=45 if rotated else 0, ha="right" if rotated else "center"
+    )
+    axes[0].set(title=f"instances per class ({counts.sum()} boxes)", ylabel="boxes")
+    axes[1].hist(
+        objects_per_image,
+        bins=np.arange(objects_per_image.max(initial=0) + 2) - 0.5,
+        color="tab:orange",
+    )
+    axes[1].set(
+        title=f"objects per image ({len(objects_per_image)} images)",
+        xlabel="objects",
+        ylabel="images",
+    )
+    for axis in (axes[1].xaxis, axes[1].yaxis):
+        axis.set_major_locator(MaxNLocator(integer=True))
+    sizes = boxes[:, 2:] - boxes[:, :2]
+    axes[2].scatter(
+        sizes[:, 0], sizes[:, 1], s=6, alpha=0.5, c=labels % 10, cmap="tab10", vmin=0, vmax=9
+    )
+    axes[2].set(title="box sizes", xlabel="width (px)", ylabel="height (px)")
+    for ax in axes[1:]:
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def display_image(image) -> np.ndarray:
+    """A normalised `(3, H, W)` tensor as an `(H, W, 3)` float image in [0, 1]."""
+    array = image.permute(1, 2, 0).float().numpy()
+    return (array - array.min()) / max(array.max() - array.min(), 1e-6)
+
+
 def detections_figure(images, preds, targets, class_names: list[str], min_score: float = 0.3):
     """Up to 8 images: ground truth in green, predictions above `min_score` in red with
     class and score. Images are min-max scaled for display."""
@@ -125,8 +185,7 @@ def detections_figure(images, preds, targets, class_names: list[str], min_score:
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, pred, target in zip(axes.flat, images, preds, targets, strict=False):
-        array = image.permute(1, 2, 0).float().numpy()
-        ax.imshow((array - array.min()) / max(array.max() - array.min(), 1e-6))
+        ax.imshow(display_image(image))
         for box in target["boxes"].tolist():
             ax.add_patch(_rectangle(box, "lime"))
         keep = pred["scores"] >= min_score
