@@ -2,6 +2,7 @@
 backbone, and training img/s of each against a plain PyTorch loop, in one command.
 
     python scripts/bench_detect.py [--data PATH] [--image-size 384] [--out FILE.json]
+        [--checkpoint yolov1 CKPT] [--checkpoint faster_rcnn CKPT]
 
 Data: ../shared/data/raccoon when present (CSV split files), else the embedded shapes scenes.
 Training runs `--batches` batches per epoch for two epochs; the second epoch is reported.
@@ -21,10 +22,12 @@ from benchlib import inference_speed, plain_detection_loop, visionlab_run
 from omegaconf import OmegaConf
 
 from visionlab.cli.common import build_datamodule, build_task
+from visionlab.utils.checkpoint import load_model
 from visionlab.utils.config import compose_config, config_dir, fill_preprocessing
 
 REPO = config_dir().parent
 RACCOON = REPO.parent / "shared" / "data" / "raccoon"
+MODELS = ("yolov1", "faster_rcnn")
 
 
 def data_overrides(root: Path) -> list[str]:
@@ -46,6 +49,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--batches", type=int, default=10, help="training batches per epoch")
     parser.add_argument("--repeats", type=int, default=5, help="timed inference batches")
+    parser.add_argument(
+        "--checkpoint",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("MODEL", "CKPT"),
+        help="time inference with trained weights (e.g. yolov1 logs/detect/<run>/checkpoints/"
+        "best.ckpt): an untrained RPN proposes unlike a trained one",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "bench_detect.json")
     args = parser.parse_args()
 
@@ -60,8 +72,10 @@ def main() -> None:
         "batch_size": args.batch_size,
         "models": {},
     }
+    checkpoints = dict(args.checkpoint)
+    result["inference_weights"] = {m: checkpoints.get(m, "untrained") for m in MODELS}
     with tempfile.TemporaryDirectory() as tmp:
-        for model in ("yolov1", "faster_rcnn"):
+        for model in MODELS:
             overrides = [
                 "task=detect",
                 f"model={model}",
@@ -81,7 +95,8 @@ def main() -> None:
             fill_preprocessing(cfg)
             datamodule = build_datamodule(cfg.data, cfg.task.name)
             datamodule.setup("fit")
-            task = build_task(cfg, datamodule).eval()
+            checkpoint = checkpoints.get(model)
+            task = load_model(checkpoint) if checkpoint else build_task(cfg, datamodule).eval()
             images = torch.stack([datamodule.datasets["val"][i][0] for i in range(8)])
             infer = inference_speed(task.predict_boxes, images, args.repeats)
             plain = plain_detection_loop(

@@ -8,11 +8,9 @@ from tests.conftest import SHARED_DATA
 from visionlab.cli.train import train
 
 HYMENOPTERA = SHARED_DATA / "hymenoptera_data"
+RACCOON = SHARED_DATA / "raccoon"
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not HYMENOPTERA.is_dir(), reason="../shared/data/hymenoptera_data absent"),
-]
+pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize(
@@ -20,6 +18,7 @@ pytestmark = [
     [(True, 0.92, 1.0), (False, 0.0, 0.8)],
     ids=["imagenet-pretrained", "from-scratch"],
 )
+@pytest.mark.skipif(not HYMENOPTERA.is_dir(), reason="../shared/data/hymenoptera_data absent")
 def test_hymenoptera_transfer_learning(make_cfg, pretrained, low, high):
     cfg = make_cfg(
         "experiment=hymenoptera",
@@ -29,3 +28,13 @@ def test_hymenoptera_transfer_learning(make_cfg, pretrained, low, high):
     )
     val_acc = train(cfg)
     assert low <= val_acc <= high
+
+
+@pytest.mark.skipif(not RACCOON.is_dir(), reason="../shared/data/raccoon absent")
+@pytest.mark.parametrize(
+    ("experiment", "minimum"),
+    [("raccoon_faster_rcnn", 0.70), ("raccoon_yolov1", 0.50)],  # about 11 and 40 minutes
+)
+def test_raccoon_detection(make_cfg, experiment, minimum):
+    cfg = make_cfg(f"experiment={experiment}", "extras.print_config=false", fast=False)
+    assert train(cfg) >= minimum
