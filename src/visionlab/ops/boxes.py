@@ -2,7 +2,8 @@
 
 Conventions: boxes are absolute pixel `xyxy` unless named otherwise. A YOLOv1 prediction tensor
 is `(N, S, S, 5B + C)`: per cell, B boxes `(x, y, w, h, confidence)` with x, y the centre
-relative to the cell and w, h relative to the image (all in [0, 1]), then C class
+relative to the cell and w, h relative to the image (in [0, 1] when right; raw network
+outputs may leave that range and decoding clamps them), then C class
 probabilities. A YOLOv1 target tensor is `(N, S, S, 5 + C)`: `(has_object, x, y, w, h)` in the
 same units, then a one-hot class.
 """
@@ -83,7 +84,7 @@ def decode_yolo(
     boxes = output[..., : 5 * b].reshape(n, s, s, b, 5)
     probs = output[..., 5 * b :]
     xyxy = cell_to_image_xyxy(boxes[..., :4]) * output.new_tensor([width, height, width, height])
-    scores = boxes[..., 4:5] * probs.unsqueeze(3)  # (N, S, S, B, C)
+    scores = boxes[..., 4:5].clamp(0, 1) * probs.unsqueeze(3)  # (N, S, S, B, C)
     num_classes = probs.shape[-1]
     results = []
     for i in range(n):
