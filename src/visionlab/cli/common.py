@@ -34,16 +34,12 @@ QUIET_WARNINGS = (
 
 
 def run_entry(main: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
-    """Run `main(cfg)`; a VisionlabError ends the program with its message and exit code 1,
-    and W&B runs are always finished so sweeps never hang."""
+    """Run `main(cfg)`; a VisionlabError ends the program with its message and exit code 1."""
     try:
         return main(cfg)
     except VisionlabError as err:
         log.error("%s", err)
         sys.exit(1)
-    finally:
-        if "wandb" in sys.modules:
-            sys.modules["wandb"].finish()
 
 
 def build_datamodule(data_cfg: DictConfig | dict, task: str) -> VisionDataModule:

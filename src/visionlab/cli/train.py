@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from visionlab.cli.common import build_datamodule, build_task, build_trainer, instantiate_dict
 from visionlab.utils.config import check_config, fill_preprocessing, print_config_tree
+from visionlab.utils.loggers import finish_wandb
 from visionlab.utils.plots import save_and_log_figure, training_curves_figure
 from visionlab.utils.run import run_id_for, write_run_files
 
@@ -46,26 +47,29 @@ def train(cfg: DictConfig) -> float | None:
     task = build_task(cfg, datamodule)
     task.run_config = OmegaConf.to_container(cfg, resolve=True)
     loggers = instantiate_dict(cfg.get("logger"))
-    trainer = build_trainer(cfg, run_dir, loggers)
-    if trainer.is_global_zero:
-        if cfg.extras.get("print_config"):
-            print_config_tree(cfg)
-        write_run_files(cfg, run_dir, cfg.run_id)
-    for logger in loggers:
-        logger.log_hyperparams(task.run_config)
+    try:
+        trainer = build_trainer(cfg, run_dir, loggers)
+        if trainer.is_global_zero:
+            if cfg.extras.get("print_config"):
+                print_config_tree(cfg)
+            write_run_files(cfg, run_dir, cfg.run_id)
+        for logger in loggers:
+            logger.log_hyperparams(task.run_config)
 
-    trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
 
-    checkpoint = trainer.checkpoint_callback
-    best = checkpoint.best_model_path if checkpoint and checkpoint.best_model_path else None
-    results = _scalars(trainer.validate(task, datamodule=datamodule, ckpt_path=best))
-    if datamodule.has_test and cfg.get("test"):
-        results |= _scalars(trainer.test(task, datamodule=datamodule, ckpt_path=best))
-    if trainer.is_global_zero:
-        _plot_curves(run_dir)
-        (run_dir / "results.json").write_text(
-            json.dumps({"best_checkpoint": best, "metrics": results}, indent=2)
-        )
-        log.info("Best checkpoint: %s", best or "none saved (weights at the end of training)")
-        log.info("Run folder: %s", run_dir)
-    return results.get(cfg.task.monitor)
+        checkpoint = trainer.checkpoint_callback
+        best = checkpoint.best_model_path if checkpoint and checkpoint.best_model_path else None
+        results = _scalars(trainer.validate(task, datamodule=datamodule, ckpt_path=best))
+        if datamodule.has_test and cfg.get("test"):
+            results |= _scalars(trainer.test(task, datamodule=datamodule, ckpt_path=best))
+        if trainer.is_global_zero:
+            _plot_curves(run_dir)
+            (run_dir / "results.json").write_text(
+                json.dumps({"best_checkpoint": best, "metrics": results}, indent=2)
+            )
+            log.info("Best checkpoint: %s", best or "none saved (weights at the end of training)")
+            log.info("Run folder: %s", run_dir)
+        return results.get(cfg.task.monitor)
+    finally:
+        finish_wandb(loggers)  # a run left open would absorb the next one in this process

@@ -51,7 +51,8 @@ class FCN(FreezableBackbone):
         by_stride = {r: i for i, r in enumerate(info.reduction())}
         missing = [s for s in self.strides if s not in by_stride]
         if missing:
-            raise ValueError(f"backbone {backbone.get('name')} has no stride-{missing} features")
+            strides = ", ".join(map(str, missing))
+            raise ValueError(f"backbone {backbone.get('name')} has no features at stride {strides}")
         self.backbone_indices = [by_stride[s] for s in self.strides]
         channels = info.channels()
         self.scores = nn.ModuleList(

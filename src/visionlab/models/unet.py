@@ -86,7 +86,8 @@ class UNet(FreezableBackbone):
     ) -> None:
         super().__init__()
         if backbone.get("name") == "plain":
-            self.backbone = PlainEncoder(tuple(backbone.get("channels", (64, 128, 256, 512, 1024))))
+            widths = backbone.get("channels")
+            self.backbone = PlainEncoder(tuple(widths)) if widths else PlainEncoder()
             channels, reductions = self.backbone.out_channels, self.backbone.reductions
         else:
             self.backbone = create_backbone(**backbone, features_only=True)

@@ -27,6 +27,8 @@ from visionlab.utils.plots import (
 
 logging.getLogger("faster_coco_eval").setLevel(logging.WARNING)  # its summary tables are noise
 
+PLOT_MIN_SCORE = 0.3  # predictions drawn on the validation images
+
 # torchmetrics key -> visionlab metric name
 MAP_KEYS = {"map": "mAP", "map_50": "mAP50", "map_75": "mAP75", "mar_100": "recall"}
 
@@ -70,7 +72,7 @@ class DetectionTask(VisionTask):
         samples = datamodule.index.split("train")
         fig = label_statistics_figure(
             np.concatenate([s.boxes for s in samples]).reshape(-1, 4),
-            np.concatenate([s.labels for s in samples]).astype(np.int64),
+            np.concatenate([s.labels for s in samples]),
             np.array([len(s.labels) for s in samples]),
             self.hparams.class_names,
         )
@@ -176,7 +178,9 @@ class DetectionTask(VisionTask):
         return values
 
     def _plot_predictions(self, stage: str, images, preds, targets) -> None:
+        """Ground truth vs predictions scoring at least PLOT_MIN_SCORE, as PNG and W&B boxes."""
         names = self.hparams.class_names
+        preds = [{k: v[p["scores"] >= PLOT_MIN_SCORE] for k, v in p.items()} for p in preds]
         fig = detections_figure(images, preds, targets, names)
         save_and_log_figure(
             fig,

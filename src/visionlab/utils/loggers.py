@@ -45,20 +45,32 @@ def wandb_logger(
     )
 
 
-def _box_data(boxes, labels, class_names: list[str], scores=None) -> list[dict]:
+def finish_wandb(loggers: list) -> None:
+    """Close the W&B run that `loggers` opened, so the next run in this process starts fresh."""
+    if any(isinstance(logger, WandbLogger) for logger in loggers):
+        import wandb
+
+        wandb.finish()
+
+
+def _box_group(target: dict, class_names: list[str]) -> dict:
+    """One W&B box layer from `{boxes (pixel xyxy), labels[, scores]}`."""
+    scores = target["scores"].tolist() if "scores" in target else None
     rows = []
-    for i, ((x0, y0, x1, y1), label) in enumerate(zip(boxes, labels, strict=True)):
+    for i, ((x0, y0, x1, y1), label) in enumerate(
+        zip(target["boxes"].tolist(), target["labels"].tolist(), strict=True)
+    ):
         row = {
             "position": {"minX": x0, "minY": y0, "maxX": x1, "maxY": y1},
             "domain": "pixel",
-            "class_id": int(label),
-            "box_caption": class_names[int(label)],
+            "class_id": label,
+            "box_caption": class_names[label],
         }
         if scores is not None:
             row["scores"] = {"score": scores[i]}
             row["box_caption"] += f" {scores[i]:.2f}"
         rows.append(row)
-    return rows
+    return {"box_data": rows, "class_labels": dict(enumerate(class_names))}
 
 
 def log_wandb_boxes(
@@ -69,30 +81,10 @@ def log_wandb_boxes(
     targets: list[dict],
     class_names: list[str],
     step: int,
-    min_score: float = 0.3,
 ) -> None:
     """Images with interactive W&B box overlays: `ground_truth` and `predictions`."""
-    labels = dict(enumerate(class_names))
-    overlays = []
-    for pred, target in zip(preds, targets, strict=True):
-        keep = pred["scores"] >= min_score
-        overlays.append(
-            {
-                "predictions": {
-                    "box_data": _box_data(
-                        pred["boxes"][keep].tolist(),
-                        pred["labels"][keep].tolist(),
-                        class_names,
-                        pred["scores"][keep].tolist(),
-                    ),
-                    "class_labels": labels,
-                },
-                "ground_truth": {
-                    "box_data": _box_data(
-                        target["boxes"].tolist(), target["labels"].tolist(), class_names
-                    ),
-                    "class_labels": labels,
-                },
-            }
-        )
+    overlays = [
+        {"predictions": _box_group(p, class_names), "ground_truth": _box_group(t, class_names)}
+        for p, t in zip(preds, targets, strict=True)
+    ]
     logger.log_image(key=key, images=images, step=step, boxes=overlays)

@@ -175,9 +175,9 @@ def display_image(image) -> np.ndarray:
     return (array - array.min()) / max(array.max() - array.min(), 1e-6)
 
 
-def detections_figure(images, preds, targets, class_names: list[str], min_score: float = 0.3):
-    """Up to 8 images: ground truth in green, predictions above `min_score` in red with
-    class and score. Images are min-max scaled for display."""
+def detections_figure(images, preds, targets, class_names: list[str]):
+    """Up to 8 images: ground truth in green, predictions in red with class and score.
+    Images are min-max scaled for display."""
     n = len(images)
     cols = min(4, n)
     rows = (n + cols - 1) // cols
@@ -188,12 +188,8 @@ def detections_figure(images, preds, targets, class_names: list[str], min_score:
         ax.imshow(display_image(image))
         for box in target["boxes"].tolist():
             ax.add_patch(_rectangle(box, "lime"))
-        keep = pred["scores"] >= min_score
         for box, label, score in zip(
-            pred["boxes"][keep].tolist(),
-            pred["labels"][keep].tolist(),
-            pred["scores"][keep].tolist(),
-            strict=True,
+            pred["boxes"].tolist(), pred["labels"].tolist(), pred["scores"].tolist(), strict=True
         ):
             ax.add_patch(_rectangle(box, "red"))
             ax.text(
