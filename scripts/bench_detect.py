@@ -2,7 +2,7 @@
 backbone, and training img/s of each against a plain PyTorch loop, in one command.
 
     python scripts/bench_detect.py [--data PATH] [--image-size 384] [--out FILE.json]
-        [--checkpoint yolov1 CKPT] [--checkpoint faster_rcnn CKPT]
+        [--checkpoint yolov1 CKPT] [--checkpoint faster_rcnn CKPT] [--device cuda]
 
 Data: ../shared/data/raccoon when present (CSV split files), else the embedded shapes scenes.
 Training runs `--batches` batches per epoch for two epochs; the second epoch is reported.
@@ -58,13 +58,16 @@ def main() -> None:
         help="time inference with trained weights (e.g. yolov1 logs/detect/<run>/checkpoints/"
         "best.ckpt): an untrained RPN proposes unlike a trained one",
     )
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "bench_detect.json")
     args = parser.parse_args()
+    accelerator = "gpu" if args.device == "cuda" else "cpu"
 
     result: dict = {
         "benchmark": "detection speed",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": platform.processor() or platform.machine(),
+        "device": torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu",
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "data": str(args.data) if args.data.is_dir() else "shapes",
@@ -87,7 +90,8 @@ def main() -> None:
                 f"trainer.limit_train_batches={args.batches}",
                 "trainer.limit_val_batches=0",
                 "trainer.num_sanity_val_steps=0",
-                "trainer.accelerator=cpu",
+                f"trainer.accelerator={accelerator}",
+                "trainer.devices=1",
                 "test=false",
                 "extras.print_config=false",
             ]
@@ -97,7 +101,9 @@ def main() -> None:
             datamodule.setup("fit")
             checkpoint = checkpoints.get(model)
             task = load_model(checkpoint) if checkpoint else build_task(cfg, datamodule).eval()
+            task.to(args.device)
             images = torch.stack([datamodule.datasets["val"][i][0] for i in range(8)])
+            images = images.to(args.device)
             infer = inference_speed(task.predict_boxes, images, args.repeats)
             plain = plain_detection_loop(
                 datamodule,
@@ -106,6 +112,7 @@ def main() -> None:
                 cfg.task.optimizer.lr,
                 epochs=2,
                 max_batches=args.batches,
+                device=args.device,
             )
             framework = visionlab_run(overrides, Path(tmp) / model)
             result["models"][model] = {

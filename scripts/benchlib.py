@@ -87,11 +87,12 @@ def plain_detection_loop(
     lr: float,
     epochs: int,
     max_batches: int,
+    device: str = "cpu",
 ) -> list[float]:
     """A hand-written detection loop: YOLOv1 with its loss, or torchvision's own losses."""
     L.seed_everything(0)
     loader = train_loader(datamodule)
-    model = build_model(model_cfg, datamodule.num_classes).train()
+    model = build_model(model_cfg, datamodule.num_classes).to(device).train()
     yolo_loss = YoloV1Loss(model.b, **loss_cfg) if isinstance(model, YOLOv1) else None
     optimizer = torch.optim.AdamW(parameter_groups(model, lr, 0.0005, 1.0))
     speeds = []
@@ -101,6 +102,8 @@ def plain_detection_loop(
         for i, (images, targets) in enumerate(loader):
             if i == max_batches:
                 break
+            images = images.to(device, non_blocking=True)
+            targets = [{k: t[k].to(device) for k in ("boxes", "labels")} for t in targets]
             if yolo_loss is None:
                 loss = sum(model(images, targets).values())
             else:
@@ -111,17 +114,23 @@ def plain_detection_loop(
             optimizer.step()
             seen += len(images)
             end = time.perf_counter()
+        if device == "cuda":
+            torch.cuda.synchronize()
+            end = time.perf_counter()
         speeds.append(seen / (end - start))
     return speeds
 
 
 @torch.no_grad()
 def inference_speed(predict, images: torch.Tensor, repeats: int) -> float:
-    """Images per second of `predict(images)` after one warm-up call."""
+    """Images per second of `predict(images)` after one warm-up call (on the images' device)."""
+    synchronize = torch.cuda.synchronize if images.is_cuda else lambda: None
     predict(images)
+    synchronize()
     start = time.perf_counter()
     for _ in range(repeats):
         predict(images)
+    synchronize()
     return repeats * len(images) / (time.perf_counter() - start)
 
 
