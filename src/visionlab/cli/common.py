@@ -14,7 +14,12 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
-from visionlab.data import ClassificationDataModule, DetectionDataModule, VisionDataModule
+from visionlab.data import (
+    ClassificationDataModule,
+    DetectionDataModule,
+    SegmentationDataModule,
+    VisionDataModule,
+)
 from visionlab.errors import ConfigError, VisionlabError
 from visionlab.tasks import TASKS, VisionTask
 
@@ -22,6 +27,7 @@ log = logging.getLogger("visionlab")
 DATAMODULES: dict[str, type[VisionDataModule]] = {
     "classify": ClassificationDataModule,
     "detect": DetectionDataModule,
+    "segment": SegmentationDataModule,
 }
 
 
@@ -58,13 +64,13 @@ def build_datamodule(data_cfg: DictConfig | dict, task: str) -> VisionDataModule
 
 def build_task(cfg: DictConfig, datamodule: VisionDataModule) -> VisionTask:
     task_cfg = OmegaConf.to_container(cfg.task, resolve=True)
-    name = task_cfg.pop("name")
-    return TASKS[name](
+    task_class = TASKS[task_cfg.pop("name")]
+    return task_class(
         model=OmegaConf.to_container(cfg.model, resolve=True),
         num_classes=datamodule.num_classes,
         class_names=datamodule.class_names,
         finetune=OmegaConf.to_container(cfg.finetune, resolve=True),
-        **task_cfg,
+        **task_class.resolve_args(task_cfg, datamodule),
     )
 
 

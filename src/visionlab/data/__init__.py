@@ -3,7 +3,13 @@
 from visionlab.data.datamodule import (
     ClassificationDataModule,
     DetectionDataModule,
+    SegmentationDataModule,
     VisionDataModule,
 )
 
-__all__ = ["ClassificationDataModule", "DetectionDataModule", "VisionDataModule"]
+__all__ = [
+    "ClassificationDataModule",
+    "DetectionDataModule",
+    "SegmentationDataModule",
+    "VisionDataModule",
+]

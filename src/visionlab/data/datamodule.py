@@ -11,10 +11,23 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from visionlab.data.datasets import ClassificationDataset, DetectionDataset, collate_detection
+from visionlab.data.datasets import (
+    ClassificationDataset,
+    DetectionDataset,
+    SegmentationDataset,
+    collate_detection,
+)
 from visionlab.data.samples import SourceIndex
-from visionlab.data.sources import CLASSIFICATION_SOURCES, DETECTION_SOURCES
-from visionlab.data.transforms import build_classification_transforms, build_detection_transforms
+from visionlab.data.sources import (
+    CLASSIFICATION_SOURCES,
+    DETECTION_SOURCES,
+    SEGMENTATION_SOURCES,
+)
+from visionlab.data.transforms import (
+    build_classification_transforms,
+    build_detection_transforms,
+    build_segmentation_transforms,
+)
 from visionlab.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -77,7 +90,7 @@ class VisionDataModule(L.LightningDataModule):
     @cached_property
     def index(self) -> SourceIndex:
         """The samples found on disk, read once; skipped items are reported (or raise)."""
-        index = self.sources[self.source](self.root, **self.options)
+        index = self.sources[self.source](self.root, **self.source_options)
         if index.skipped:
             listing = "\n".join(f"  {path}: {reason}" for path, reason in index.skipped)
             if self.on_error == "raise":
@@ -86,6 +99,11 @@ class VisionDataModule(L.LightningDataModule):
         if not index.split("train"):
             raise DataError(f"{self.root}: no usable training images were found")
         return index
+
+    @property
+    def source_options(self) -> dict:
+        """Keyword arguments for the source reader."""
+        return self.options
 
     @property
     def class_names(self) -> list[str]:
@@ -163,3 +181,40 @@ class DetectionDataModule(VisionDataModule):
     def build_dataset(self, split: str, samples: list) -> Dataset:
         transform = build_detection_transforms(train=split == "train", **self.transform_args)
         return DetectionDataset(samples, transform)
+
+
+class SegmentationDataModule(VisionDataModule):
+    """Semantic segmentation: batches of `(images (B, 3, S, S), masks (B, S, S) int64)`.
+
+    `image_size` is the side of the training crops; `eval_size` (default `image_size`) the
+    longer side images are scaled to, and the square they are padded to for evaluation.
+    Mask pixels equal to `ignore_index` (padding included) count for nothing.
+    """
+
+    sources = SEGMENTATION_SOURCES
+    task_name = "segment"
+
+    def __init__(self, eval_size: int | None = None, ignore_index: int = 255, **data_args):
+        super().__init__(**data_args)
+        self.ignore_index = ignore_index
+        self.transform_args |= {"eval_size": eval_size, "ignore_index": ignore_index}
+
+    @property
+    def source_options(self) -> dict:
+        return {**self.options, "ignore_index": self.ignore_index}
+
+    def build_dataset(self, split: str, samples: list) -> Dataset:
+        transform = build_segmentation_transforms(train=split == "train", **self.transform_args)
+        return SegmentationDataset(samples, transform, self.index.mask_decoder)
+
+    def class_pixel_counts(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per class, over the training masks: pixels of that class, and pixels of the images
+        that contain it (the inputs of median-frequency weights)."""
+        class_pixels = torch.zeros(self.num_classes, dtype=torch.float64)
+        image_pixels = torch.zeros(self.num_classes, dtype=torch.float64)
+        decoder = self.index.mask_decoder
+        for sample in self.index.split("train"):
+            counts = torch.from_numpy(decoder.pixel_counts(sample.mask_path)).double()
+            class_pixels += counts
+            image_pixels += (counts > 0) * counts.sum()
+        return class_pixels, image_pixels

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from visionlab.data.io import load_rgb
-from visionlab.data.samples import ClassificationSample, DetectionSample
+from visionlab.data.samples import ClassificationSample, DetectionSample, SegmentationSample
+from visionlab.errors import DataError
 
 
 class ClassificationDataset(Dataset):
@@ -50,6 +52,37 @@ class DetectionDataset(Dataset):
             "orig_size": image.shape[:2],
         }
         return out["image"], target
+
+
+class SegmentationDataset(Dataset):
+    """Yields `(image (3, H, W) float tensor, mask (H, W) int64 tensor of class ids)`; pixels
+    equal to the ignore index (padding included) count for nothing."""
+
+    def __init__(
+        self,
+        samples: Sequence[SegmentationSample],
+        transform: Callable,
+        decode_mask: Callable,
+    ) -> None:
+        self.samples = list(samples)
+        self.transform = transform
+        self.decode_mask = decode_mask
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        sample = self.samples[index]
+        image, mask = load_rgb(sample.path), self.decode_mask(sample.mask_path)
+        if image.shape[:2] != mask.shape:
+            raise DataError(
+                f"{sample.mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} but its image "
+                f"{sample.path.name} is {image.shape[1]}x{image.shape[0]}"
+            )
+        # OpenCV resizes 8-bit and 32-bit integer masks, not 64-bit ones
+        small = mask.min() >= 0 and mask.max() <= 255
+        out = self.transform(image=image, mask=mask.astype(np.uint8 if small else np.int32))
+        return out["image"], torch.as_tensor(out["mask"], dtype=torch.int64)
 
 
 def collate_detection(batch: list[tuple[torch.Tensor, dict]]) -> tuple[torch.Tensor, list[dict]]:

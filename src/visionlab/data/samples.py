@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,13 +35,25 @@ class DetectionSample:
         )
 
 
+@dataclass(frozen=True)
+class SegmentationSample:
+    """One image file and its mask file (decoded to class ids by the source's MaskDecoder)."""
+
+    path: Path
+    mask_path: Path
+
+
 @dataclass
 class SourceIndex:
-    """What a source found on disk: samples per split and the class names."""
+    """What a source found on disk: samples per split and the class names.
+
+    Mask sources also give the `mask_decoder` that turns their mask files into class ids.
+    """
 
     splits: dict[str, list]
     class_names: list[str]
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    mask_decoder: Callable[[Path], np.ndarray] | None = None
 
     def split(self, name: str) -> list:
         return self.splits.get(name, [])

@@ -107,6 +107,18 @@ def _render_detection(folder: Path, split: str, split_no: int, i: int, size: int
     return annotations
 
 
+def _render_segmentation(folder: Path, split: str, split_no: int, i: int, size: int, seed: int):
+    """One scene of 1-4 shapes and its class-index mask (0 = background, 1.. = shapes)."""
+    rng = np.random.default_rng([seed, split_no, i])
+    classes = rng.integers(0, len(CLASS_NAMES), size=rng.integers(1, 5)).tolist()
+    image, instances = render_scene(rng, size, classes, extent=(0.2, 0.5))
+    mask = np.zeros((size, size), dtype=np.uint8)
+    for class_id, visible in instances:
+        mask[visible] = class_id + 1
+    Image.fromarray(image).save(folder / "images" / split / f"{i:05d}.png")
+    Image.fromarray(mask).save(folder / "masks" / split / f"{i:05d}.png")
+
+
 def _run(render, jobs: list[tuple]) -> list:
     """Render every job, in worker processes when there are many and cores to spare."""
     if len(jobs) < 1000 or (os.cpu_count() or 1) < 4:
@@ -153,13 +165,28 @@ def write_detection(folder: Path, counts: dict[str, int], image_size: int, seed:
         (folder / "annotations" / f"{split}.json").write_text(json.dumps(coco))
 
 
-WRITERS = {"classify": write_classification, "detect": write_detection}
+def write_segmentation(folder: Path, counts: dict[str, int], image_size: int, seed: int) -> None:
+    """Write multi-shape scenes as `images/<split>/<n>.png` with class-index masks
+    `masks/<split>/<n>.png` (0 background, then CLASS_NAMES in order)."""
+    jobs = []
+    for split_no, (split, count) in enumerate(counts.items()):
+        for kind in ("images", "masks"):
+            (folder / kind / split).mkdir(parents=True, exist_ok=True)
+        jobs += [(folder, split, split_no, i, image_size, seed) for i in range(count)]
+    _run(_render_segmentation, jobs)
+
+
+WRITERS = {
+    "classify": write_classification,
+    "detect": write_detection,
+    "segment": write_segmentation,
+}
 
 
 def ensure_generated(
     folder: Path, counts: dict[str, int], image_size: int, seed: int, kind: str = "classify"
 ) -> Path:
-    """Generate the `kind` variant (classify | detect) into `folder` unless it is there.
+    """Generate the `kind` variant (classify | detect | segment) into `folder` unless it is there.
 
     Safe when several processes (DDP ranks) call it at once: each renders into a private
     temporary folder and the first to finish moves it into place.

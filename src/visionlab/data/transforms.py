@@ -1,6 +1,6 @@
 """Albumentations pipelines built from config, one per split.
 
-Every pipeline ends with resize/crop to the model's input size, normalisation with the
+Every pipeline ends with resize/crop (or pad) to the model's input size, normalisation with the
 backbone's mean/std and conversion to a CHW float tensor.
 """
 
@@ -129,3 +129,56 @@ def build_detection_transforms(
             clip=True,
         ),
     )
+
+
+def _segmentation_augmentations(preset: str, ignore_index: int) -> list[A.BasicTransform]:
+    steps = [A.RandomScale(scale_limit=(-0.5, 0.5), p=1.0), A.HorizontalFlip()]
+    if preset == "strong":
+        steps += [
+            A.Affine(rotate=(-10, 10), border_mode=cv2.BORDER_CONSTANT, fill_mask=ignore_index),
+            A.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.02, p=0.8),
+        ]
+    return steps
+
+
+def build_segmentation_transforms(
+    train: bool,
+    image_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    eval_size: int | None = None,
+    ignore_index: int = 255,
+    augment: str = "light",
+    interpolation: str = "bilinear",
+    custom: Sequence[dict] | None = None,
+    **_: object,
+) -> A.Compose:
+    """Mask-aware pipeline: every geometric step moves image and mask together (the mask with
+    nearest-neighbour interpolation, so it keeps its ids).
+
+    Images are first scaled so that the longer side is `eval_size` (default `image_size`).
+    Eval then pads to `eval_size` squared (bottom and right; padded mask pixels are
+    `ignore_index`); train augments, then takes a random `image_size` crop (padded likewise).
+    """
+    if augment not in PRESETS:
+        raise ConfigError(f"data.augment={augment!r} is not one of {', '.join(PRESETS)}")
+    eval_size = eval_size or image_size
+    interp = _interpolation(interpolation)
+    steps: list[A.BasicTransform] = [A.LongestMaxSize(max_size=eval_size, interpolation=interp)]
+    size = eval_size
+    if train:
+        if custom:
+            steps += [instantiate(t) for t in custom]
+        elif augment != "none":
+            steps += _segmentation_augmentations(augment, ignore_index)
+        size = image_size
+    pad = A.PadIfNeeded(
+        size,
+        size,
+        position="top_left",
+        border_mode=cv2.BORDER_CONSTANT,
+        fill=0,
+        fill_mask=ignore_index,
+    )
+    steps += [pad, A.RandomCrop(size, size)] if train else [pad]
+    return A.Compose([*steps, A.Normalize(mean=mean, std=std), ToTensorV2()])

@@ -7,9 +7,17 @@ from torch import nn
 from visionlab.errors import ConfigError
 from visionlab.models.classifier import Classifier
 from visionlab.models.faster_rcnn import FasterRCNNDetector
+from visionlab.models.fcn import FCN
+from visionlab.models.unet import UNet
 from visionlab.models.yolov1 import YOLOv1
 
-ARCHITECTURES = {"classifier": Classifier, "yolov1": YOLOv1, "faster_rcnn": FasterRCNNDetector}
+ARCHITECTURES = {
+    "classifier": Classifier,
+    "yolov1": YOLOv1,
+    "faster_rcnn": FasterRCNNDetector,
+    "fcn": FCN,
+    "unet": UNet,
+}
 # keys of the `model` config read by the task or the entry points, not by the network
 NON_MODEL_KEYS = ("arch", "name", "tasks", "channels_last")
 

@@ -118,8 +118,9 @@ def create_backbone(
 
 
 def preprocessing(name: str) -> dict[str, Any]:
-    """Input size, mean, std, crop fraction and interpolation from timm's `pretrained_cfg`."""
-    cfg = timm.get_pretrained_cfg(name)
+    """Input size, mean, std, crop fraction and interpolation from timm's `pretrained_cfg`;
+    ImageNet statistics for a network timm does not know (UNet's plain encoder)."""
+    cfg = timm.get_pretrained_cfg(name) if timm.is_model(name) else timm.models.PretrainedCfg()
     if cfg is None:
         cfg = timm.create_model(name, pretrained=False).pretrained_cfg
         cfg = timm.models.PretrainedCfg(**cfg) if isinstance(cfg, dict) else cfg

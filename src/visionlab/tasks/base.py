@@ -62,6 +62,11 @@ class VisionTask(L.LightningModule):
             self.model.set_backbone_frozen(True, freeze_weights=True)
         self.run_config: dict[str, Any] = {}
 
+    @classmethod
+    def resolve_args(cls, task_args: dict, datamodule: Any) -> dict:
+        """The constructor arguments, with any that depend on the data computed from it."""
+        return task_args
+
     def forward(self, images: torch.Tensor) -> Any:
         return self.model(images.contiguous(memory_format=self.memory_format))
 

@@ -17,10 +17,10 @@ from visionlab.ops.boxes import encode_yolo_targets
 from visionlab.tasks.base import VisionTask
 from visionlab.utils.loggers import log_wandb_boxes
 from visionlab.utils.plots import (
-    average_precision_figure,
     detections_figure,
     display_image,
     label_statistics_figure,
+    per_class_figure,
     precision_recall_figure,
     save_and_log_figure,
 )
@@ -229,7 +229,7 @@ class DetectionTask(VisionTask):
             writer.writerow(["class", "AP"])
             writer.writerows((n, f"{ap:.4f}") for n, ap in rows)
         if rows:
-            fig = average_precision_figure(rows, f"{stage} AP@[.5:.95] per class")
+            fig = per_class_figure(rows, "AP", f"{stage} AP@[.5:.95] per class")
             save_and_log_figure(
                 fig,
                 self.plots_dir / f"per_class_ap_{stage}.png",

@@ -88,3 +88,25 @@ def log_wandb_boxes(
         for p, t in zip(preds, targets, strict=True)
     ]
     logger.log_image(key=key, images=images, step=step, boxes=overlays)
+
+
+def log_wandb_masks(
+    logger: WandbLogger,
+    key: str,
+    images: list,
+    preds: list,
+    targets: list,
+    class_names: list[str],
+    ignore_index: int,
+    step: int,
+) -> None:
+    """Images with interactive W&B mask overlays: `ground_truth` and `predictions`."""
+    labels = {**dict(enumerate(class_names)), ignore_index: "ignored"}
+    overlays = [
+        {
+            "predictions": {"mask_data": p.numpy(), "class_labels": labels},
+            "ground_truth": {"mask_data": t.numpy(), "class_labels": labels},
+        }
+        for p, t in zip(preds, targets, strict=True)
+    ]
+    logger.log_image(key=key, images=images, step=step, masks=overlays)

@@ -13,8 +13,11 @@ from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger  # 
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
-def confusion_matrix_figure(matrix: np.ndarray, class_names: list[str], title: str) -> plt.Figure:
-    """Row-normalised confusion matrix (rows: true class) annotated with counts."""
+def confusion_matrix_figure(
+    matrix: np.ndarray, class_names: list[str], title: str, annotate: str = "counts"
+) -> plt.Figure:
+    """Row-normalised confusion matrix (rows: true class) annotated with `counts` or `rates`
+    (for pixel counts, which are too long to print)."""
     counts = np.asarray(matrix, dtype=np.int64)
     rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     n = len(class_names)
@@ -37,7 +40,7 @@ def confusion_matrix_figure(matrix: np.ndarray, class_names: list[str], title: s
                 ax.text(
                     j,
                     i,
-                    str(counts[i, j]),
+                    str(counts[i, j]) if annotate == "counts" else f"{rates[i, j]:.2f}",
                     ha="center",
                     va="center",
                     fontsize=8,
@@ -102,14 +105,17 @@ def save_and_log_figure(
     return path
 
 
-def average_precision_figure(rows: list[tuple[str, float]], title: str) -> plt.Figure:
-    """Horizontal bars of AP per class, best at the top."""
-    rows = sorted(rows, key=lambda r: r[1])
+def per_class_figure(rows: list[tuple[str, float]], metric: str, title: str) -> plt.Figure:
+    """Horizontal bars of a [0, 1] metric per class, best at the top; NaN (or a negative
+    "undefined" value) shows as "absent"."""
+    rows = sorted(rows, key=lambda r: r[1] if r[1] >= 0 else -1.0)  # NaN compares False
+    values = [r[1] if r[1] >= 0 else 0.0 for r in rows]
     fig, ax = plt.subplots(figsize=(6, 1.2 + 0.35 * len(rows)), dpi=110)
-    ax.barh([r[0] for r in rows], [max(r[1], 0.0) for r in rows], color="tab:blue")
-    for i, (_, ap) in enumerate(rows):
-        ax.text(max(ap, 0.0) + 0.01, i, f"{ap:.3f}", va="center", fontsize=8)
-    ax.set(xlim=(0, 1.08), xlabel="AP", title=title)
+    ax.barh([r[0] for r in rows], values, color="tab:blue")
+    for i, (_, value) in enumerate(rows):
+        text = f"{value:.3f}" if value >= 0 else "absent"
+        ax.text(max(value, 0.0) + 0.01 if value >= 0 else 0.01, i, text, va="center", fontsize=8)
+    ax.set(xlim=(0, 1.1), xlabel=metric, title=title)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
@@ -208,3 +214,38 @@ def detections_figure(images, preds, targets, class_names: list[str]):
 def _rectangle(box, colour):
     x0, y0, x1, y1 = box
     return plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor=colour, linewidth=1.5)
+
+
+def class_colours(num_classes: int) -> np.ndarray:
+    """A distinct RGB colour (uint8) per class."""
+    cmap = plt.get_cmap("tab20" if num_classes <= 20 else "hsv", max(num_classes, 1))
+    return (np.asarray([cmap(i)[:3] for i in range(num_classes)]) * 255).astype(np.uint8)
+
+
+def colour_mask(mask: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """Class ids `(H, W)` as RGB; ids outside the palette (ignored pixels) are black."""
+    known = (mask >= 0) & (mask < len(colours))
+    out = np.zeros((*mask.shape, 3), dtype=np.uint8)
+    out[known] = colours[mask[known]]
+    return out
+
+
+def segmentation_figure(images, masks, preds, class_names: list[str]) -> plt.Figure:
+    """One row per image: image | ground truth | prediction, with a class legend.
+    Ignored pixels are black."""
+    colours = class_colours(len(class_names))
+    fig, axes = plt.subplots(
+        len(images), 3, figsize=(9.6, 3.1 * len(images)), dpi=110, squeeze=False
+    )
+    for row, image, mask, pred in zip(axes, images, masks, preds, strict=True):
+        row[0].imshow(display_image(image))
+        row[1].imshow(colour_mask(mask.numpy(), colours), interpolation="nearest")
+        row[2].imshow(colour_mask(pred.numpy(), colours), interpolation="nearest")
+        for ax in row:
+            ax.axis("off")
+    for ax, title in zip(axes[0], ("image", "ground truth", "prediction"), strict=True):
+        ax.set_title(title)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c / 255) for c in colours]
+    fig.legend(handles, class_names, loc="lower center", ncol=min(len(class_names), 6), fontsize=8)
+    fig.tight_layout(rect=(0, 0.04 + 0.02 * (len(class_names) // 6), 1, 1))
+    return fig

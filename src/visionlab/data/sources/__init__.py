@@ -4,7 +4,12 @@ from visionlab.data.sources.coco import read_coco
 from visionlab.data.sources.csv import read_csv_labels
 from visionlab.data.sources.csv_boxes import read_csv_boxes
 from visionlab.data.sources.imagefolder import read_imagefolder
-from visionlab.data.sources.shapes import read_shapes, read_shapes_detection
+from visionlab.data.sources.masks import read_mask_folders
+from visionlab.data.sources.shapes import (
+    read_shapes,
+    read_shapes_detection,
+    read_shapes_segmentation,
+)
 from visionlab.data.sources.voc import read_voc
 from visionlab.data.sources.yolo import read_yolo
 
@@ -20,16 +25,23 @@ DETECTION_SOURCES = {
     "csv_boxes": read_csv_boxes,
     "shapes": read_shapes_detection,
 }
+SEGMENTATION_SOURCES = {
+    "masks": read_mask_folders,
+    "shapes": read_shapes_segmentation,
+}
 
 __all__ = [
     "CLASSIFICATION_SOURCES",
     "DETECTION_SOURCES",
+    "SEGMENTATION_SOURCES",
     "read_coco",
     "read_csv_boxes",
     "read_csv_labels",
     "read_imagefolder",
+    "read_mask_folders",
     "read_shapes",
     "read_shapes_detection",
+    "read_shapes_segmentation",
     "read_voc",
     "read_yolo",
 ]

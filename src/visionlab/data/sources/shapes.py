@@ -1,14 +1,15 @@
 """The embedded `shapes` dataset, generated on first use and read back through the ImageFolder
-(classification) or COCO (detection) readers."""
+(classification), COCO (detection) or mask-folder (segmentation) readers."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from visionlab.data.samples import SourceIndex
-from visionlab.data.shapes import ensure_generated
+from visionlab.data.shapes import CLASS_NAMES, ensure_generated
 from visionlab.data.sources.coco import read_coco
 from visionlab.data.sources.imagefolder import read_imagefolder
+from visionlab.data.sources.masks import read_mask_folders
 
 DEFAULT_COUNTS = {"train": 300, "val": 90, "test": 90}
 
@@ -35,3 +36,19 @@ def read_shapes_detection(
     """Generate `root/detect` (multi-shape scenes, COCO JSON) if needed, then read it as COCO."""
     counts = dict(counts or DEFAULT_COUNTS)
     return read_coco(ensure_generated(Path(root) / "detect", counts, image_size, seed, "detect"))
+
+
+def read_shapes_segmentation(
+    root: str | Path,
+    counts: dict[str, int] | None = None,
+    image_size: int = 128,
+    seed: int = 0,
+    ignore_index: int = 255,
+    **_: object,
+) -> SourceIndex:
+    """Generate `root/segment` (scenes with class-index masks) if needed, then read it."""
+    counts = dict(counts or DEFAULT_COUNTS)
+    folder = ensure_generated(Path(root) / "segment", counts, image_size, seed, "segment")
+    return read_mask_folders(
+        folder, classes=["background", *CLASS_NAMES], ignore_index=ignore_index
+    )
