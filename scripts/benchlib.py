@@ -80,20 +80,19 @@ def plain_classification_loop(
     return speeds
 
 
-def plain_detection_loop(
+def plain_loop(
     datamodule: VisionDataModule,
-    model_cfg: dict,
-    loss_cfg: dict,
+    model: torch.nn.Module,
+    loss_fn,
     lr: float,
     epochs: int,
     max_batches: int,
     device: str = "cpu",
 ) -> list[float]:
-    """A hand-written detection loop: YOLOv1 with its loss, or torchvision's own losses."""
-    L.seed_everything(0)
+    """A hand-written training loop over at most `max_batches` batches per epoch;
+    `loss_fn(model, images, targets)` gives the loss. Returns img/s per epoch."""
     loader = train_loader(datamodule)
-    model = build_model(model_cfg, datamodule.num_classes).to(device).train()
-    yolo_loss = YoloV1Loss(model.b, **loss_cfg) if isinstance(model, YOLOv1) else None
+    model = model.to(device).train()
     optimizer = torch.optim.AdamW(parameter_groups(model, lr, 0.0005, 1.0))
     speeds = []
     for _ in range(epochs):
@@ -103,12 +102,11 @@ def plain_detection_loop(
             if i == max_batches:
                 break
             images = images.to(device, non_blocking=True)
-            targets = [{k: t[k].to(device) for k in ("boxes", "labels")} for t in targets]
-            if yolo_loss is None:
-                loss = sum(model(images, targets).values())
+            if isinstance(targets, torch.Tensor):
+                targets = targets.to(device, non_blocking=True)
             else:
-                encoded = encode_yolo_targets(targets, model.s, model.c, tuple(images.shape[-2:]))
-                loss = yolo_loss(model(images), encoded)["loss"]
+                targets = [{k: t[k].to(device) for k in ("boxes", "labels")} for t in targets]
+            loss = loss_fn(model, images, targets)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -119,6 +117,50 @@ def plain_detection_loop(
             end = time.perf_counter()
         speeds.append(seen / (end - start))
     return speeds
+
+
+def plain_detection_loop(
+    datamodule: VisionDataModule,
+    model_cfg: dict,
+    loss_cfg: dict,
+    lr: float,
+    epochs: int,
+    max_batches: int,
+    device: str = "cpu",
+) -> list[float]:
+    """YOLOv1 with its loss, or Faster R-CNN with torchvision's own losses."""
+    L.seed_everything(0)
+    model = build_model(model_cfg, datamodule.num_classes)
+    if isinstance(model, YOLOv1):
+        yolo_loss = YoloV1Loss(model.b, **loss_cfg)
+
+        def loss_fn(model, images, targets):
+            encoded = encode_yolo_targets(targets, model.s, model.c, tuple(images.shape[-2:]))
+            return yolo_loss(model(images), encoded)["loss"]
+    else:
+
+        def loss_fn(model, images, targets):
+            return sum(model(images, targets).values())
+
+    return plain_loop(datamodule, model, loss_fn, lr, epochs, max_batches, device)
+
+
+def plain_segmentation_loop(
+    datamodule: VisionDataModule,
+    model_cfg: dict,
+    lr: float,
+    epochs: int,
+    max_batches: int,
+    device: str = "cpu",
+) -> list[float]:
+    """UNet / FCN with pixel-wise cross-entropy that skips the ignore index."""
+    L.seed_everything(0)
+    model = build_model(model_cfg, datamodule.num_classes)
+
+    def loss_fn(model, images, masks):
+        return F.cross_entropy(model(images), masks, ignore_index=datamodule.ignore_index)
+
+    return plain_loop(datamodule, model, loss_fn, lr, epochs, max_batches, device)
 
 
 @torch.no_grad()

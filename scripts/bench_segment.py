@@ -1,0 +1,108 @@
+"""Segmentation speed: training img/s of UNet and FCN-32s/16s/8s against a plain PyTorch loop
+with the same model, and inference img/s of each, in one command.
+
+    python scripts/bench_segment.py [--data PATH] [--device cuda] [--out FILE.json]
+
+Data: ../shared/data/camvid when present (`experiment=camvid`: 320 px training crops,
+480 px evaluation frames), else the embedded shapes scenes. Training runs `--batches`
+batches per epoch for two epochs; the second epoch is reported. Inference times the model's
+forward pass and argmax on a batch of evaluation images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from benchlib import inference_speed, plain_segmentation_loop, visionlab_run
+from omegaconf import OmegaConf
+
+from visionlab.cli.common import build_datamodule, build_task
+from visionlab.utils.config import compose_config, config_dir, fill_preprocessing
+
+REPO = config_dir().parent
+CAMVID = REPO.parent / "shared" / "data" / "camvid"
+MODELS = ("unet", "fcn8s", "fcn16s", "fcn32s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=CAMVID)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batches", type=int, default=8, help="training batches per epoch")
+    parser.add_argument("--repeats", type=int, default=5, help="timed inference batches")
+    parser.add_argument("--num-workers", type=int, default=2)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "bench_segment.json")
+    args = parser.parse_args()
+    camvid = args.data.is_dir()
+    data = ["experiment=camvid", f"data.root={args.data}"] if camvid else ["task=segment"]
+
+    result: dict = {
+        "benchmark": "segmentation speed",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": platform.processor() or platform.machine(),
+        "device": torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu",
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "data": str(args.data) if camvid else "shapes",
+        "batch_size": args.batch_size,
+        "models": {},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in MODELS:
+            overrides = [
+                *data,
+                f"model={model}",
+                "task.loss.class_weights=null",
+                f"data.batch_size={args.batch_size}",
+                f"data.num_workers={args.num_workers}",
+                "trainer.max_epochs=2",
+                f"trainer.limit_train_batches={args.batches}",
+                "trainer.limit_val_batches=0",
+                "trainer.num_sanity_val_steps=0",
+                f"trainer.accelerator={'gpu' if args.device == 'cuda' else 'cpu'}",
+                "trainer.devices=1",
+                "test=false",
+                "extras.print_config=false",
+            ]
+            cfg = compose_config("train", overrides, Path(tmp) / f"{model}-probe")
+            fill_preprocessing(cfg)
+            datamodule = build_datamodule(cfg.data, cfg.task.name)
+            datamodule.setup("fit")
+            task = build_task(cfg, datamodule).eval().to(args.device)
+            val = datamodule.datasets["val"]
+            images = torch.stack([val[i % len(val)][0] for i in range(args.batch_size)])
+            infer = inference_speed(
+                lambda x, task=task: task(x).argmax(1), images.to(args.device), args.repeats
+            )
+            plain = plain_segmentation_loop(
+                datamodule,
+                OmegaConf.to_container(cfg.model, resolve=True),
+                cfg.task.optimizer.lr,
+                epochs=2,
+                max_batches=args.batches,
+                device=args.device,
+            )
+            framework = visionlab_run(overrides, Path(tmp) / model)
+            result["models"][model] = {
+                "parameters_m": round(sum(p.numel() for p in task.parameters()) / 1e6, 2),
+                "train_image_size": cfg.data.image_size,
+                "eval_image_size": list(images.shape[-2:]),
+                "inference_img_per_s": round(infer, 2),
+                "plain_train_img_per_s": round(plain[-1], 2),
+                "visionlab_train_img_per_s": round(framework[-1], 2),
+                "train_ratio": round(framework[-1] / plain[-1], 3),
+            }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
