@@ -16,6 +16,7 @@ from torchmetrics.classification import MulticlassConfusionMatrix, MulticlassJac
 
 from visionlab import load_model
 from visionlab.cli.evaluate import evaluate
+from visionlab.cli.predict import predict
 from visionlab.cli.train import train
 from visionlab.data.shapes import CLASS_NAMES, write_segmentation
 from visionlab.metrics import segmentation_scores
@@ -186,6 +187,26 @@ def test_evaluate_reproduces_val_miou(segment_run, make_cfg):
     probs = task.predict_proba(torch.zeros(1, 3, 64, 64))
     assert probs.shape == (1, 4, 64, 64)
     assert torch.allclose(probs.sum(1), torch.ones(1, 64, 64))
+
+
+def test_predict_writes_masks_in_original_size(segment_run, make_cfg, tmp_path):
+    rng = np.random.default_rng(0)
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    sizes = {"wide.jpg": (40, 90), "tall.png": (77, 31)}
+    for name, (height, width) in sizes.items():
+        Image.fromarray(rng.integers(0, 255, (height, width, 3), np.uint8)).save(inputs / name)
+    ckpt = json.loads((segment_run / "results.json").read_text())["best_checkpoint"]
+    cfg = make_cfg(f"ckpt_path={ckpt}", f"input={inputs}", name="predict", run="predict")
+    summary = json.loads(predict(cfg).read_text())
+    assert sorted(r["file_name"] for r in summary) == sorted(sizes)
+    out = Path(cfg.paths.output_dir)
+    for name, (height, width) in sizes.items():
+        mask = np.asarray(Image.open(out / "masks" / Path(name).with_suffix(".png")))
+        overlay = Image.open(out / "overlays" / Path(name).with_suffix(".png"))
+        assert mask.shape == (height, width) and overlay.size == (width, height)
+        assert mask.max() < len(SHAPES_CLASSES)
+    assert all(sum(r["pixels_per_class"].values()) in (40 * 90, 77 * 31) for r in summary)
 
 
 def test_wandb_gets_mask_overlays(make_cfg, monkeypatch):

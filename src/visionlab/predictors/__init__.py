@@ -2,7 +2,12 @@
 
 from visionlab.predictors.classification import predict_classification
 from visionlab.predictors.detection import predict_detection
+from visionlab.predictors.segmentation import predict_segmentation
 
-PREDICTORS = {"classify": predict_classification, "detect": predict_detection}
+PREDICTORS = {
+    "classify": predict_classification,
+    "detect": predict_detection,
+    "segment": predict_segmentation,
+}
 
-__all__ = ["PREDICTORS", "predict_classification", "predict_detection"]
+__all__ = ["PREDICTORS", "predict_classification", "predict_detection", "predict_segmentation"]
