@@ -69,12 +69,12 @@ def predict_segmentation(
                 target = output_dir / folder / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 Image.fromarray(picture).save(target)
-            counts = np.bincount(mask.ravel(), minlength=len(names))
+            counts = np.bincount(mask.ravel(), minlength=len(names)).tolist()
             summary.append(
                 {
                     "file_name": str(name.with_suffix(path.suffix)),
                     "mask": str(Path("masks") / name),
-                    "pixels_per_class": {n: int(c) for n, c in zip(names, counts, strict=True) if c},
+                    "pixels_per_class": {n: c for n, c in zip(names, counts, strict=True) if c},
                 }
             )
     output_dir.mkdir(parents=True, exist_ok=True)
