@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from visionlab.data import (
     ClassificationDataModule,
     DetectionDataModule,
+    InstanceDataModule,
     SegmentationDataModule,
     VisionDataModule,
 )
@@ -27,6 +28,7 @@ log = logging.getLogger("visionlab")
 DATAMODULES: dict[str, type[VisionDataModule]] = {
     "classify": ClassificationDataModule,
     "detect": DetectionDataModule,
+    "instance": InstanceDataModule,
     "segment": SegmentationDataModule,
 }
 

@@ -3,6 +3,7 @@
 from visionlab.data.datamodule import (
     ClassificationDataModule,
     DetectionDataModule,
+    InstanceDataModule,
     SegmentationDataModule,
     VisionDataModule,
 )
@@ -10,6 +11,7 @@ from visionlab.data.datamodule import (
 __all__ = [
     "ClassificationDataModule",
     "DetectionDataModule",
+    "InstanceDataModule",
     "SegmentationDataModule",
     "VisionDataModule",
 ]

@@ -21,6 +21,7 @@ from visionlab.data.samples import SourceIndex
 from visionlab.data.sources import (
     CLASSIFICATION_SOURCES,
     DETECTION_SOURCES,
+    INSTANCE_SOURCES,
     SEGMENTATION_SOURCES,
 )
 from visionlab.data.transforms import (
@@ -181,6 +182,23 @@ class DetectionDataModule(VisionDataModule):
     def build_dataset(self, split: str, samples: list) -> Dataset:
         transform = build_detection_transforms(train=split == "train", **self.transform_args)
         return DetectionDataset(samples, transform)
+
+
+class InstanceDataModule(DetectionDataModule):
+    """Instance segmentation: detection batches whose targets also hold `masks` (N, S, S)."""
+
+    sources = INSTANCE_SOURCES
+    task_name = "instance"
+
+    @property
+    def source_options(self) -> dict:
+        return {**self.options, "masks": True}
+
+    def build_dataset(self, split: str, samples: list) -> Dataset:
+        transform = build_detection_transforms(
+            train=split == "train", masks=True, **self.transform_args
+        )
+        return DetectionDataset(samples, transform, masks=True)
 
 
 class SegmentationDataModule(VisionDataModule):

@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import Dataset
 
 from visionlab.data.io import load_rgb
+from visionlab.data.masks import coco_instance_mask
 from visionlab.data.samples import ClassificationSample, DetectionSample, SegmentationSample
 from visionlab.errors import DataError
 
@@ -32,11 +33,15 @@ class ClassificationDataset(Dataset):
 class DetectionDataset(Dataset):
     """Yields `(image (3, H, W) float tensor, target)` where target holds `boxes` float32
     (N, 4) pixel xyxy in the transformed image, `labels` int64 (N,), `image_id` (the sample's
-    index) and `orig_size` (height, width) of the file."""
+    index) and `orig_size` (height, width) of the file; with `masks`, also `masks` uint8
+    (N, H, W) decoded from the samples' COCO segmentations (the transform must take masks)."""
 
-    def __init__(self, samples: Sequence[DetectionSample], transform: Callable) -> None:
+    def __init__(
+        self, samples: Sequence[DetectionSample], transform: Callable, masks: bool = False
+    ) -> None:
         self.samples = list(samples)
         self.transform = transform
+        self.masks = masks
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -44,13 +49,27 @@ class DetectionDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, dict]:
         sample = self.samples[index]
         image = load_rgb(sample.path)
-        out = self.transform(image=image, bboxes=sample.boxes, labels=sample.labels)
+        inputs = {"image": image, "bboxes": sample.boxes, "labels": sample.labels}
+        if self.masks:
+            if image.shape[:2] != sample.size:
+                raise DataError(
+                    f"{sample.path}: image is {image.shape[1]}x{image.shape[0]} but its "
+                    f"annotations say {sample.size[1]}x{sample.size[0]}"
+                )
+            inputs["masks"] = [coco_instance_mask(s, *sample.size) for s in sample.segmentations]
+            inputs["instance"] = np.arange(len(sample.labels))
+        out = self.transform(**inputs)
         target = {
             "boxes": torch.as_tensor(out["bboxes"], dtype=torch.float32).reshape(-1, 4),
             "labels": torch.as_tensor(out["labels"], dtype=torch.int64).reshape(-1),
             "image_id": index,
             "orig_size": image.shape[:2],
         }
+        if self.masks:
+            size = tuple(out["image"].shape[-2:])
+            kept = [np.asarray(out["masks"][i]) for i in np.asarray(out["instance"], dtype=int)]
+            target["masks"] = torch.as_tensor(np.stack(kept) if kept else np.zeros((0, *size)))
+            target["masks"] = target["masks"].to(torch.uint8)
         return out["image"], target
 
 

@@ -1,4 +1,5 @@
-"""Mask files to class-id arrays: class-index PNGs, palette PNGs and RGB colour masks."""
+"""Mask files to class-id arrays (class-index PNGs, palette PNGs, RGB colour masks), and COCO
+instance segmentations (polygons or RLE) to binary masks."""
 
 from __future__ import annotations
 
@@ -82,3 +83,26 @@ class MaskDecoder:
         """Pixels per class id in one mask (ignored pixels not counted)."""
         ids = self(path)
         return np.bincount(ids[ids != self.ignore_index].ravel(), minlength=self.num_classes)
+
+
+def coco_instance_mask(segmentation, height: int, width: int) -> np.ndarray:
+    """A COCO `segmentation` (polygons, uncompressed RLE or compressed RLE) as an `(H, W)`
+    uint8 mask."""
+    from faster_coco_eval.core import mask as coco_mask
+
+    if isinstance(segmentation, list):  # polygons: one object may have several parts
+        rle = coco_mask.merge(coco_mask.frPyObjects(segmentation, height, width))
+    elif isinstance(segmentation.get("counts"), list):
+        rle = coco_mask.frPyObjects(segmentation, height, width)
+    else:
+        counts = segmentation["counts"]
+        rle = {"size": segmentation["size"], "counts": getattr(counts, "encode", lambda: counts)()}
+    return coco_mask.decode(rle).astype(np.uint8)
+
+
+def coco_rle(mask: np.ndarray) -> dict:
+    """A binary mask as COCO compressed RLE (`counts` as text, JSON-ready)."""
+    from faster_coco_eval.core import mask as coco_mask
+
+    rle = coco_mask.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": list(rle["size"]), "counts": rle["counts"].decode("ascii")}

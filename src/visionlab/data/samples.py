@@ -20,18 +20,23 @@ class ClassificationSample:
 @dataclass(frozen=True, eq=False)
 class DetectionSample:
     """One image file and its objects: `boxes` float32 (N, 4) absolute pixel xyxy,
-    `labels` int64 (N,) in 0..C-1. N may be 0 (a background image)."""
+    `labels` int64 (N,) in 0..C-1. N may be 0 (a background image). Instance segmentation adds
+    one COCO `segmentation` per object and the image's (height, width)."""
 
     path: Path
     boxes: np.ndarray
     labels: np.ndarray
+    segmentations: tuple | None = None
+    size: tuple[int, int] | None = None
 
     @staticmethod
-    def create(path: Path, boxes, labels) -> DetectionSample:
+    def create(path: Path, boxes, labels, segmentations=None, size=None) -> DetectionSample:
         return DetectionSample(
             Path(path),
             np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
             np.asarray(labels, dtype=np.int64).reshape(-1),
+            None if segmentations is None else tuple(segmentations),
+            size,
         )
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 CLASS_NAMES = ("circle", "square", "triangle")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: detection annotations carry RLE instance masks
 
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -85,7 +85,10 @@ def _render_classification(folder: Path, split: str, split_no: int, i: int, size
 
 
 def _render_detection(folder: Path, split: str, split_no: int, i: int, size: int, seed: int):
-    """One scene of 1-4 shapes saved as PNG; returns its COCO annotations (without ids)."""
+    """One scene of 1-4 shapes saved as PNG; returns its COCO annotations (without ids), each
+    with its visible mask as compressed RLE."""
+    from visionlab.data.masks import coco_rle
+
     rng = np.random.default_rng([seed, split_no, i])
     classes = rng.integers(0, len(CLASS_NAMES), size=rng.integers(1, 5)).tolist()
     image, instances = render_scene(rng, size, classes, extent=(0.15, 0.4))
@@ -101,6 +104,7 @@ def _render_detection(folder: Path, split: str, split_no: int, i: int, size: int
                 "category_id": class_id + 1,
                 "bbox": [int(x0), int(y0), int(x1 - x0), int(y1 - y0)],
                 "area": int(mask.sum()),
+                "segmentation": coco_rle(mask),
                 "iscrowd": 0,
             }
         )

@@ -105,11 +105,14 @@ def build_detection_transforms(
     augment: str = "strong",
     interpolation: str = "bilinear",
     custom: Sequence[dict] | None = None,
+    masks: bool = False,
     **_: object,
 ) -> A.Compose:
     """Box-aware pipeline: augmentations (train only), then a resize to a square
     `image_size` x `image_size`. Boxes are pixel xyxy (`pascal_voc`) with a `labels` field;
-    they are clipped to the image and dropped when less than 20% of them stays visible."""
+    they are clipped to the image and dropped when less than 20% of them stays visible.
+    With `masks`, instance masks (`masks=`) follow the geometry and an `instance` field says
+    which objects survived, so their masks can be kept in step."""
     if augment not in PRESETS:
         raise ConfigError(f"data.augment={augment!r} is not one of {', '.join(PRESETS)}")
     steps: list[A.BasicTransform] = []
@@ -122,7 +125,7 @@ def build_detection_transforms(
         [*steps, A.Normalize(mean=mean, std=std), ToTensorV2()],
         bbox_params=A.BboxParams(
             format="pascal_voc",
-            label_fields=["labels"],
+            label_fields=["labels", "instance"] if masks else ["labels"],
             min_visibility=0.2,
             min_width=2,
             min_height=2,

@@ -6,7 +6,7 @@ from torch import nn
 
 from visionlab.errors import ConfigError
 from visionlab.models.classifier import Classifier
-from visionlab.models.faster_rcnn import FasterRCNNDetector
+from visionlab.models.faster_rcnn import FasterRCNNDetector, MaskRCNNDetector
 from visionlab.models.fcn import FCN
 from visionlab.models.unet import UNet
 from visionlab.models.yolov1 import YOLOv1
@@ -15,6 +15,7 @@ ARCHITECTURES = {
     "classifier": Classifier,
     "yolov1": YOLOv1,
     "faster_rcnn": FasterRCNNDetector,
+    "mask_rcnn": MaskRCNNDetector,
     "fcn": FCN,
     "unet": UNet,
 }

@@ -1,4 +1,5 @@
-"""Faster R-CNN (torchvision's implementation) on any timm backbone through an FPN."""
+"""Faster R-CNN and Mask R-CNN (torchvision's implementations) on any timm backbone through an
+FPN."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from contextlib import contextmanager
 
 import torch
 from torch import nn
-from torchvision.models.detection import FasterRCNN
+from torchvision.models.detection import FasterRCNN, MaskRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.mask_rcnn import MaskRCNNHeads
 from torchvision.ops import FeaturePyramidNetwork, MultiScaleRoIAlign, roi_pool
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 from torchvision.ops.poolers import _convert_to_roi_format, _filter_input, _setup_scales
@@ -58,15 +60,17 @@ class MultiScaleRoIPool(MultiScaleRoIAlign):
 ROI_POOLS = {"roi_align": MultiScaleRoIAlign, "roi_pool": MultiScaleRoIPool}
 
 
-class FasterRCNNDetector(FreezableBackbone, FasterRCNN):
-    """torchvision's FasterRCNN with visionlab's contract: labels 0..C-1 in and out (the
+class TimmDetector(FreezableBackbone):
+    """A torchvision two-stage detector with visionlab's contract: labels 0..C-1 in and out (the
     background class is added here), images already normalised and resized to `image_size`.
 
     Training mode: `model(images, targets)` -> dict of losses. Eval mode: `model(images)` ->
-    `[{boxes, scores, labels}]` per image, in input pixel coordinates.
+    `[{boxes, scores, labels[, masks]}]` per image, in input pixel coordinates. Subclasses pick
+    the torchvision class (second base) and the target keys it trains on.
     """
 
     backbone_prefix = "backbone.body."
+    target_keys: tuple[str, ...] = ("boxes",)
 
     def __init__(
         self,
@@ -88,6 +92,7 @@ class FasterRCNNDetector(FreezableBackbone, FasterRCNN):
         if box_roi_pool not in ROI_POOLS:
             raise ValueError(f"model.box_roi_pool must be one of {', '.join(ROI_POOLS)}")
         featmaps = [str(i) for i in range(fpn_levels)]
+        self.fpn_channels = fpn_channels
         super().__init__(
             TimmFPN(backbone, fpn_levels, fpn_channels),
             num_classes=num_classes + 1,
@@ -99,16 +104,43 @@ class FasterRCNNDetector(FreezableBackbone, FasterRCNN):
             max_size=image_size,
             image_mean=[0.0, 0.0, 0.0],
             image_std=[1.0, 1.0, 1.0],
+            **self.head_args(featmaps),
             **detector_args,
         )
 
+    def head_args(self, featmaps: list[str]) -> dict:
+        """Extra constructor arguments of the torchvision class."""
+        return {}
+
     def forward(self, images, targets=None):
         if targets is not None:
-            targets = [{"boxes": t["boxes"], "labels": t["labels"] + 1} for t in targets]
+            targets = [
+                {**{k: t[k] for k in self.target_keys}, "labels": t["labels"] + 1} for t in targets
+            ]
         output = super().forward(list(images), targets)
         if isinstance(output, dict):
             return output
         return [{**o, "labels": o["labels"] - 1} for o in output]
+
+
+class FasterRCNNDetector(TimmDetector, FasterRCNN):
+    """torchvision's FasterRCNN on a timm backbone + FPN (see TimmDetector)."""
+
+
+class MaskRCNNDetector(TimmDetector, MaskRCNN):
+    """torchvision's MaskRCNN on a timm backbone + FPN: Faster R-CNN plus a mask branch on
+    14×14 RoIAlign features (four 3×3 convolutions with BatchNorm, as torchvision's v2 heads:
+    without it, the first mask logits on timm features are large enough to diverge). Targets
+    need `masks` (N, H, W); predictions hold `masks` (N, 1, H, W) probabilities at the input
+    size."""
+
+    target_keys = ("boxes", "masks")
+
+    def head_args(self, featmaps: list[str]) -> dict:
+        return {
+            "mask_roi_pool": MultiScaleRoIAlign(featmaps, 14, sampling_ratio=2),
+            "mask_head": MaskRCNNHeads(self.fpn_channels, [256] * 4, 1, norm_layer=nn.BatchNorm2d),
+        }
 
 
 @contextmanager

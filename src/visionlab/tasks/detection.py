@@ -12,7 +12,7 @@ from lightning.pytorch.loggers import WandbLogger
 from torchmetrics.detection import MeanAveragePrecision
 
 from visionlab.losses import YoloV1Loss
-from visionlab.models.faster_rcnn import FasterRCNNDetector, loss_mode
+from visionlab.models.faster_rcnn import TimmDetector, loss_mode
 from visionlab.ops.boxes import encode_yolo_targets
 from visionlab.tasks.base import VisionTask
 from visionlab.utils.loggers import log_wandb_boxes
@@ -60,7 +60,7 @@ class DetectionTask(VisionTask):
         super().__init__(**task_args)
         self.save_hyperparameters()
         self.yolo_loss = None
-        if not isinstance(self.model, FasterRCNNDetector):
+        if not isinstance(self.model, TimmDetector):
             self.yolo_loss = YoloV1Loss(self.model.b, **(loss or {}))
         self.val_map, self.test_map = _map_metric(), _map_metric()
 

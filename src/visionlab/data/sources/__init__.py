@@ -25,6 +25,7 @@ DETECTION_SOURCES = {
     "csv_boxes": read_csv_boxes,
     "shapes": read_shapes_detection,
 }
+INSTANCE_SOURCES = {"coco": read_coco, "shapes": read_shapes_detection}
 SEGMENTATION_SOURCES = {
     "masks": read_mask_folders,
     "shapes": read_shapes_segmentation,
@@ -33,6 +34,7 @@ SEGMENTATION_SOURCES = {
 __all__ = [
     "CLASSIFICATION_SOURCES",
     "DETECTION_SOURCES",
+    "INSTANCE_SOURCES",
     "SEGMENTATION_SOURCES",
     "read_coco",
     "read_csv_boxes",

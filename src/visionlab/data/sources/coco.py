@@ -4,7 +4,8 @@
 Category ids need not be contiguous: they are sorted and mapped to 0..C-1, names kept.
 Annotations with `iscrowd: 1` mark crowds of objects that COCO evaluation ignores; they are
 left out of training and evaluation here. `splits` maps each split to its annotation file and
-image folder, relative to the dataset root.
+image folder, relative to the dataset root. With `masks=True` (instance segmentation) each
+object also keeps its `segmentation` (polygons or RLE); objects without one are reported.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def read_coco(
     splits: dict[str, dict] | None = None,
     val_fraction: float = 0.2,
     seed: int = 0,
+    masks: bool = False,
     **_: object,
 ) -> SourceIndex:
     root = require_dir(root, "COCO")
@@ -70,21 +72,34 @@ def read_coco(
             if not path.is_file():
                 skipped.append((where, f"image '{image['file_name']}' not found"))
                 continue
-            boxes, labels = [], []
+            boxes, labels, segmentations = [], [], []
             for ann in by_image.pop(image["id"], []):
                 if ann.get("iscrowd", 0):
                     continue
                 if ann["category_id"] not in id_to_idx:
                     skipped.append((where, f"unknown category id {ann['category_id']}"))
                     continue
+                if masks and not ann.get("segmentation"):
+                    skipped.append((where, f"annotation {ann.get('id')} has no segmentation"))
+                    continue
                 x, y, w, h = ann["bbox"]
                 boxes.append([x, y, x + w, y + h])
                 labels.append(id_to_idx[ann["category_id"]])
-            kept, kept_labels, problems = clean_boxes(
-                boxes, labels, image["width"], image["height"], where
+                segmentations.append(ann.get("segmentation"))
+            # clean_boxes carries each object's position, to keep its segmentation in step
+            kept, positions, problems = clean_boxes(
+                boxes, range(len(boxes)), image["width"], image["height"], where
             )
             skipped += problems
-            samples.append(DetectionSample.create(path, kept, kept_labels))
+            samples.append(
+                DetectionSample.create(
+                    path,
+                    kept,
+                    [labels[i] for i in positions],
+                    [segmentations[i] for i in positions] if masks else None,
+                    (image["height"], image["width"]),
+                )
+            )
         skipped += [(str(ann_path), f"annotations name missing image id {i}") for i in by_image]
         index[split] = samples
     if "val" not in index:

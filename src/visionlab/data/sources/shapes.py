@@ -31,11 +31,14 @@ def read_shapes_detection(
     counts: dict[str, int] | None = None,
     image_size: int = 160,
     seed: int = 0,
+    masks: bool = False,
     **_: object,
 ) -> SourceIndex:
-    """Generate `root/detect` (multi-shape scenes, COCO JSON) if needed, then read it as COCO."""
+    """Generate `root/detect` (multi-shape scenes, COCO JSON with RLE instance masks) if needed,
+    then read it as COCO (with the masks when `masks`)."""
     counts = dict(counts or DEFAULT_COUNTS)
-    return read_coco(ensure_generated(Path(root) / "detect", counts, image_size, seed, "detect"))
+    folder = ensure_generated(Path(root) / "detect", counts, image_size, seed, "detect")
+    return read_coco(folder, masks=masks)
 
 
 def read_shapes_segmentation(
