@@ -3,12 +3,15 @@ transforms, Mask R-CNN end to end and overfitting to mask mAP50 > 0.8."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
+from visionlab.cli.predict import predict
 from visionlab.cli.train import train
 from visionlab.data import InstanceDataModule
 from visionlab.data.masks import coco_instance_mask, coco_rle
@@ -56,6 +59,30 @@ def test_instance_targets_keep_masks_in_step_with_boxes(tmp_path):
 
 def test_fast_dev_run_mask_rcnn(make_cfg):
     train(make_cfg(*FAST_INSTANCE, "debug=fdr", "model.backbone.pretrained=false"))
+
+
+def test_predict_writes_instance_masks_in_original_size(make_cfg, tmp_path):
+    cfg = make_cfg(*FAST_INSTANCE, "debug=limit", "trainer.max_epochs=1", "test=false")
+    train(cfg)
+    ckpt = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    rng = np.random.default_rng(0)
+    sizes = {"a.png": (50, 80), "b.jpg": (90, 40)}
+    for name, (height, width) in sizes.items():
+        Image.fromarray(rng.integers(0, 255, (height, width, 3), np.uint8)).save(inputs / name)
+    predict_cfg = make_cfg(
+        f"ckpt_path={ckpt}", f"input={inputs}", "score_threshold=0", name="predict", run="out"
+    )
+    detections = json.loads(predict(predict_cfg).read_text())
+    out = Path(predict_cfg.paths.output_dir)
+    for name, (height, width) in sizes.items():
+        ids = np.asarray(Image.open(out / "masks" / Path(name).with_suffix(".png")))
+        assert ids.shape == (height, width)
+    for detection in detections:
+        height, width = sizes[detection["file_name"]]
+        mask = coco_instance_mask(detection["segmentation"], height, width)
+        assert mask.shape == (height, width)
 
 
 @pytest.fixture(scope="module")

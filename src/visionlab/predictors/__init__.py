@@ -7,6 +7,7 @@ from visionlab.predictors.segmentation import predict_segmentation
 PREDICTORS = {
     "classify": predict_classification,
     "detect": predict_detection,
+    "instance": predict_detection,
     "segment": predict_segmentation,
 }
 
