@@ -18,12 +18,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
-from benchlib import inference_speed, plain_detection_loop, visionlab_run
+from benchlib import (
+    inference_speed,
+    plain_detection_loop,
+    probe,
+    short_training_overrides,
+    visionlab_run,
+)
 from omegaconf import OmegaConf
 
-from visionlab.cli.common import build_datamodule, build_task
+from visionlab.cli.common import build_task
 from visionlab.utils.checkpoint import load_model
-from visionlab.utils.config import compose_config, config_dir, fill_preprocessing
+from visionlab.utils.config import config_dir
 
 REPO = config_dir().parent
 RACCOON = REPO.parent / "shared" / "data" / "raccoon"
@@ -61,7 +67,6 @@ def main() -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "bench_detect.json")
     args = parser.parse_args()
-    accelerator = "gpu" if args.device == "cuda" else "cpu"
 
     result: dict = {
         "benchmark": "detection speed",
@@ -84,21 +89,9 @@ def main() -> None:
                 f"model={model}",
                 *data_overrides(args.data),
                 f"data.image_size={args.image_size}",
-                f"data.batch_size={args.batch_size}",
-                "data.num_workers=2",
-                "trainer.max_epochs=2",
-                f"trainer.limit_train_batches={args.batches}",
-                "trainer.limit_val_batches=0",
-                "trainer.num_sanity_val_steps=0",
-                f"trainer.accelerator={accelerator}",
-                "trainer.devices=1",
-                "test=false",
-                "extras.print_config=false",
+                *short_training_overrides(args.batch_size, 2, args.batches, args.device),
             ]
-            cfg = compose_config("train", overrides, Path(tmp) / f"{model}-probe")
-            fill_preprocessing(cfg)
-            datamodule = build_datamodule(cfg.data, cfg.task.name)
-            datamodule.setup("fit")
+            cfg, datamodule = probe(overrides, Path(tmp) / f"{model}-probe")
             checkpoint = checkpoints.get(model)
             task = load_model(checkpoint) if checkpoint else build_task(cfg, datamodule).eval()
             task.to(args.device)

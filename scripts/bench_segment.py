@@ -19,11 +19,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
-from benchlib import inference_speed, plain_segmentation_loop, visionlab_run
+from benchlib import (
+    inference_speed,
+    plain_segmentation_loop,
+    probe,
+    short_training_overrides,
+    visionlab_run,
+)
 from omegaconf import OmegaConf
 
-from visionlab.cli.common import build_datamodule, build_task
-from visionlab.utils.config import compose_config, config_dir, fill_preprocessing
+from visionlab.cli.common import build_task
+from visionlab.utils.config import config_dir
 
 REPO = config_dir().parent
 CAMVID = REPO.parent / "shared" / "data" / "camvid"
@@ -60,21 +66,11 @@ def main() -> None:
                 *data,
                 f"model={model}",
                 "task.loss.class_weights=null",
-                f"data.batch_size={args.batch_size}",
-                f"data.num_workers={args.num_workers}",
-                "trainer.max_epochs=2",
-                f"trainer.limit_train_batches={args.batches}",
-                "trainer.limit_val_batches=0",
-                "trainer.num_sanity_val_steps=0",
-                f"trainer.accelerator={'gpu' if args.device == 'cuda' else 'cpu'}",
-                "trainer.devices=1",
-                "test=false",
-                "extras.print_config=false",
+                *short_training_overrides(
+                    args.batch_size, args.num_workers, args.batches, args.device
+                ),
             ]
-            cfg = compose_config("train", overrides, Path(tmp) / f"{model}-probe")
-            fill_preprocessing(cfg)
-            datamodule = build_datamodule(cfg.data, cfg.task.name)
-            datamodule.setup("fit")
+            cfg, datamodule = probe(overrides, Path(tmp) / f"{model}-probe")
             task = build_task(cfg, datamodule).eval().to(args.device)
             val = datamodule.datasets["val"]
             images = torch.stack([val[i % len(val)][0] for i in range(args.batch_size)])

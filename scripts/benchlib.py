@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
+from visionlab.cli.common import build_datamodule
 from visionlab.cli.train import train
 from visionlab.data import VisionDataModule
 from visionlab.losses import YoloV1Loss
@@ -21,7 +22,33 @@ from visionlab.models import build_model
 from visionlab.models.yolov1 import YOLOv1
 from visionlab.ops.boxes import encode_yolo_targets
 from visionlab.tasks.optim import parameter_groups
-from visionlab.utils.config import compose_config
+from visionlab.utils.config import compose_config, fill_preprocessing
+
+
+def short_training_overrides(batch_size: int, num_workers: int, batches: int, device: str):
+    """Config overrides for a two-epoch, `batches`-per-epoch training run on `device` with no
+    validation or test: what the speed benchmarks time."""
+    return [
+        f"data.batch_size={batch_size}",
+        f"data.num_workers={num_workers}",
+        "trainer.max_epochs=2",
+        f"trainer.limit_train_batches={batches}",
+        "trainer.limit_val_batches=0",
+        "trainer.num_sanity_val_steps=0",
+        f"trainer.accelerator={'gpu' if device == 'cuda' else 'cpu'}",
+        "trainer.devices=1",
+        "test=false",
+        "extras.print_config=false",
+    ]
+
+
+def probe(overrides: list[str], run_dir: Path):
+    """The composed config and the set-up data module for `overrides`."""
+    cfg = compose_config("train", overrides, run_dir)
+    fill_preprocessing(cfg)
+    datamodule = build_datamodule(cfg.data, cfg.task.name)
+    datamodule.setup("fit")
+    return cfg, datamodule
 
 
 def train_loader(datamodule: VisionDataModule) -> DataLoader:

@@ -141,3 +141,17 @@ def detection_roots(tmp_path_factory) -> dict[str, Path]:
     )
     roots |= {"voc": voc, "yolo": yolo, "csv_boxes": csv_root}
     return roots
+
+
+@pytest.fixture(scope="session")
+def detection_overfit_root(tmp_path_factory) -> Path:
+    """Four 224 px shapes scenes (COCO, RLE instance masks) whose val split is the train split."""
+    import shutil
+
+    from visionlab.data.shapes import write_detection
+
+    root = tmp_path_factory.mktemp("detection_overfit")
+    write_detection(root, {"train": 4}, image_size=224, seed=3)
+    shutil.copy(root / "annotations/train.json", root / "annotations/val.json")
+    shutil.copytree(root / "images/train", root / "images/val")
+    return root

@@ -251,20 +251,6 @@ def test_wandb_gets_prediction_boxes(make_cfg, detection_roots, monkeypatch):
     assert overlay["box_data"] and overlay["box_data"][0]["domain"] == "pixel"
 
 
-@pytest.fixture(scope="module")
-def overfit_root(tmp_path_factory) -> Path:
-    """Four 224 px shapes scenes whose val split is the train split."""
-    import shutil
-
-    from visionlab.data.shapes import write_detection
-
-    root = tmp_path_factory.mktemp("overfit")
-    write_detection(root, {"train": 4}, image_size=224, seed=3)
-    shutil.copy(root / "annotations/train.json", root / "annotations/val.json")
-    shutil.copytree(root / "images/train", root / "images/val")
-    return root
-
-
 @pytest.mark.parametrize(
     ("model", "epochs", "optimizer"),
     [
@@ -273,13 +259,13 @@ def overfit_root(tmp_path_factory) -> Path:
     ],
 )
 def test_overfitting_a_few_images_reaches_map50_above_0_9(
-    make_cfg, overfit_root, model, epochs, optimizer
+    make_cfg, detection_overfit_root, model, epochs, optimizer
 ):
     cfg = make_cfg(
         "task=detect",
         f"model={model}",
         "data=coco",
-        f"data.root={overfit_root}",
+        f"data.root={detection_overfit_root}",
         "data.image_size=224",
         "data.augment=none",
         "data.batch_size=4",

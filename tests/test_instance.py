@@ -4,18 +4,15 @@ transforms, Mask R-CNN end to end and overfitting to mask mAP50 > 0.8."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from visionlab.cli.predict import predict
 from visionlab.cli.train import train
 from visionlab.data import InstanceDataModule
 from visionlab.data.masks import coco_instance_mask, coco_rle
-from visionlab.data.shapes import write_detection
 
 FAST_INSTANCE = ["task=instance", "data.image_size=96", "++data.options.image_size=96"]
 
@@ -85,21 +82,11 @@ def test_predict_writes_instance_masks_in_original_size(make_cfg, tmp_path):
         assert mask.shape == (height, width)
 
 
-@pytest.fixture(scope="module")
-def overfit_root(tmp_path_factory) -> Path:
-    """Four 224 px shapes scenes (COCO with RLE masks) whose val split is the train split."""
-    root = tmp_path_factory.mktemp("instance_overfit")
-    write_detection(root, {"train": 4}, image_size=224, seed=3)
-    shutil.copy(root / "annotations/train.json", root / "annotations/val.json")
-    shutil.copytree(root / "images/train", root / "images/val")
-    return root
-
-
-def test_overfitting_a_few_images_reaches_mask_map50_above_0_8(make_cfg, overfit_root):
+def test_overfitting_a_few_images_reaches_mask_map50_above_0_8(make_cfg, detection_overfit_root):
     cfg = make_cfg(
         "task=instance",
         "data=coco",
-        f"data.root={overfit_root}",
+        f"data.root={detection_overfit_root}",
         "data.image_size=224",
         "data.augment=none",
         "data.batch_size=4",

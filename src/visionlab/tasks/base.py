@@ -166,6 +166,15 @@ class VisionTask(L.LightningModule):
             "config": self.run_config,
         }
 
+    _plot_batch = None  # validation images kept for this epoch's prediction plot
+
+    def _plot_now(self) -> bool:
+        """Whether this validation plots predictions (`plot_every_n_epochs` tasks only)."""
+        every = self.hparams.plot_every_n_epochs
+        return not self.trainer.sanity_checking and (
+            self.trainer.state.fn != "fit" or (self.current_epoch + 1) % every == 0
+        )
+
     @property
     def plots_dir(self) -> Path:
         return Path(self.trainer.default_root_dir) / "plots"

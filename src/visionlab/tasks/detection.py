@@ -142,14 +142,6 @@ class DetectionTask(VisionTask):
             self._plot_batch = (images[:8].detach().cpu(), outputs[:8], targets[:8])
 
     # --- epoch ends ------------------------------------------------------------------------------
-    _plot_batch = None
-
-    def _plot_now(self) -> bool:
-        every = self.hparams.plot_every_n_epochs
-        return not self.trainer.sanity_checking and (
-            self.trainer.state.fn != "fit" or (self.current_epoch + 1) % every == 0
-        )
-
     def reset_metrics(self, stage):
         (self.val_map if stage == "val" else self.test_map).reset()
 

@@ -84,14 +84,6 @@ class SegmentationTask(VisionTask):
         self._confusion(stage).reset()
 
     # --- plots of a fixed set of val images --------------------------------------------------
-    _plot_batch = None
-
-    def _plot_now(self) -> bool:
-        every = self.hparams.plot_every_n_epochs
-        return not self.trainer.sanity_checking and (
-            self.trainer.state.fn != "fit" or (self.current_epoch + 1) % every == 0
-        )
-
     def on_validation_batch_end(self, outputs, batch, batch_idx, dataloader_idx=0) -> None:
         """Keep the first validation images of a plotting epoch (the val loader is unshuffled,
         so they are the same images every time)."""
