@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,12 @@ FAST = [
     "data.num_workers=0",
     "extras.print_config=false",
 ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def scan_cache(tmp_path_factory) -> None:
+    """Data check results go to a temporary cache, not the user's."""
+    os.environ["VISIONLAB_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture(scope="session")

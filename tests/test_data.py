@@ -57,13 +57,6 @@ def test_csv_reports_missing_images_and_unknown_classes(tmp_path, csv_root):
     assert len(index.split("train")) == 12
 
 
-@pytest.mark.parametrize("bad", ["../outside.png", "/etc/passwd"])
-def test_csv_refuses_paths_outside_root(tmp_path, bad):
-    (tmp_path / "train.csv").write_text(f"path,label\n{bad},a\n")
-    with pytest.raises(DataError, match="outside the dataset root|absolute path"):
-        read_csv_labels(tmp_path)
-
-
 def test_shapes_generation_is_deterministic(tmp_path):
     counts = {"train": 6, "val": 3}
     first = ensure_generated(tmp_path / "a", counts, 48, seed=0)

@@ -88,22 +88,6 @@ def test_reader_pairs_by_stem_reports_orphans_and_splits(tmp_path):
         read_mask_folders(tmp_path)
 
 
-def test_image_and_mask_of_different_sizes_is_an_error_naming_both(tmp_path):
-    _dataset(tmp_path, ["a", "b"], size=(32, 48), mask_size=(30, 48))
-    module = SegmentationDataModule(
-        source="masks",
-        root=str(tmp_path),
-        image_size=32,
-        mean=(0.5,) * 3,
-        std=(0.5,) * 3,
-        options={"classes": ["x", "y", "z"], "val_fraction": 0.5},
-    )
-    module.setup("fit")
-    message = r"(a|b)\.png: mask is 48x30 but its image (a|b)\.jpg is 48x32"
-    with pytest.raises(DataError, match=message):
-        module.datasets["train"][0]
-
-
 def _blocks(size=(90, 120)) -> tuple[np.ndarray, np.ndarray]:
     """An image of flat colour blocks whose mask is a function of its pixels."""
     ids = np.zeros(size, dtype=np.uint8)

@@ -43,6 +43,7 @@ def train(cfg: DictConfig) -> float | None:
     L.seed_everything(cfg.seed, workers=True)
 
     datamodule = build_datamodule(cfg.data, cfg.task.name)
+    datamodule.report_path = run_dir / "data_report.json"
     datamodule.prepare_data()
     task = build_task(cfg, datamodule)
     task.run_config = OmegaConf.to_container(cfg, resolve=True)

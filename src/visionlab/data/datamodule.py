@@ -11,6 +11,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from visionlab.data.check import DataReport, check_index
 from visionlab.data.datasets import (
     ClassificationDataset,
     DetectionDataset,
@@ -87,16 +88,32 @@ class VisionDataModule(L.LightningDataModule):
         self.on_error = on_error
         self.options = dict(options or {})
         self.datasets: dict[str, Dataset] = {}
+        self.report: DataReport | None = None
+        self.report_path: Path | None = None  # where the data check writes its report
 
     @cached_property
     def index(self) -> SourceIndex:
-        """The samples found on disk, read once; skipped items are reported (or raise)."""
-        index = self.sources[self.source](self.root, **self.source_options)
-        if index.skipped:
+        """The usable samples, read once and checked file by file (see `visionlab.data.check`).
+
+        The check's report is logged, kept as `self.report` and written to `report_path` when
+        one is set; with `on_error=raise`, any problem stops here.
+        """
+        found = self.sources[self.source](self.root, **self.source_options)
+        index, self.report = check_index(found, self.source, self.root)
+        self.report.log_summary()
+        if self.report_path:
+            self.report.write(self.report_path)
+        if index.skipped and self.on_error == "raise":
             listing = "\n".join(f"  {path}: {reason}" for path, reason in index.skipped)
-            if self.on_error == "raise":
-                raise DataError(f"{len(index.skipped)} bad item(s) in {self.root}:\n{listing}")
-            log.warning("Skipped %d item(s) in %s:\n%s", len(index.skipped), self.root, listing)
+            raise DataError(
+                f"{len(index.skipped)} bad item(s) in {self.root} (data.on_error=raise):\n{listing}"
+            )
+        for split, samples in found.splits.items():
+            if samples and not index.split(split):
+                raise DataError(
+                    f"{self.root}: none of the {len(samples)} '{split}' images is usable "
+                    "(the reasons are listed above)"
+                )
         if not index.split("train"):
             raise DataError(f"{self.root}: no usable training images were found")
         return index

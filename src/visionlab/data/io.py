@@ -9,6 +9,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from visionlab.errors import DataError
 
+UNREADABLE = (OSError, UnidentifiedImageError, ValueError, SyntaxError)
+ROTATED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+
 
 def load_rgb(path: str | Path) -> np.ndarray:
     """Decode an image file to an RGB uint8 array (H, W, 3), honouring EXIF orientation.
@@ -23,5 +26,24 @@ def load_rgb(path: str | Path) -> np.ndarray:
                 array = np.asarray(image, dtype=np.float32)
                 image = Image.fromarray((array / max(array.max(), 1.0) * 255).astype(np.uint8))
             return np.asarray(image.convert("RGB"))
-    except (OSError, UnidentifiedImageError, ValueError) as err:
+    except UNREADABLE as err:
         raise DataError(f"{path}: cannot read image ({err})") from err
+
+
+def image_size(path: str | Path, verify: bool = False) -> tuple[int, int]:
+    """(width, height) as displayed (EXIF orientation applied), from the file header.
+
+    With `verify`, the pixels are decoded too (JPEGs at 1/8 scale), so truncated files are
+    caught. A file that cannot be read raises a DataError naming it.
+    """
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if image.getexif().get(0x0112) in ROTATED:
+                width, height = height, width
+            if verify:
+                image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
+                image.load()
+    except UNREADABLE as err:
+        raise DataError(f"{path}: cannot read image ({err})") from err
+    return width, height

@@ -15,7 +15,13 @@ from collections import defaultdict
 from pathlib import Path
 
 from visionlab.data.samples import DetectionSample, SourceIndex
-from visionlab.data.sources.common import clean_boxes, random_split, require_dir, resolve_inside
+from visionlab.data.sources.common import (
+    clean_boxes,
+    item_path,
+    random_split,
+    require_dir,
+    resolve_inside,
+)
 from visionlab.errors import DataError
 
 DEFAULT_SPLITS = {
@@ -67,10 +73,9 @@ def read_coco(
             by_image[ann["image_id"]].append(ann)
         samples = []
         for image in data["images"]:
-            path = resolve_inside(image_dir, image["file_name"])
             where = f"{ann_path} (image id {image['id']})"
-            if not path.is_file():
-                skipped.append((where, f"image '{image['file_name']}' not found"))
+            path = item_path(image_dir, image["file_name"], where, skipped)
+            if path is None:
                 continue
             boxes, labels, segmentations = [], [], []
             for ann in by_image.pop(image["id"], []):
@@ -86,9 +91,8 @@ def read_coco(
                 boxes.append([x, y, x + w, y + h])
                 labels.append(id_to_idx[ann["category_id"]])
                 segmentations.append(ann.get("segmentation"))
-            # clean_boxes carries each object's position, to keep its segmentation in step
             kept, positions, problems = clean_boxes(
-                boxes, range(len(boxes)), image["width"], image["height"], where
+                boxes, labels, image["width"], image["height"], where
             )
             skipped += problems
             samples.append(

@@ -56,16 +56,34 @@ def sorted_class_names(names) -> list[str]:
     return sorted(names)
 
 
+def item_path(root: Path, relative: str, where: str, skipped: list) -> Path | None:
+    """The image file an annotation names under `root`, or None after reporting in `skipped`
+    why not (missing, or a path that escapes the dataset root)."""
+    try:
+        path = resolve_inside(root, relative)
+    except DataError as err:
+        skipped.append((where, f"refused: {err}"))
+        return None
+    if not path.is_file():
+        skipped.append((where, f"image '{relative}' not found"))
+        return None
+    return path
+
+
 def clean_boxes(
-    boxes: np.ndarray, labels: np.ndarray, width: float, height: float, where: str
+    boxes, labels, width: float, height: float, where: str
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
-    """Clip xyxy boxes to the image; drop non-finite or degenerate ones (under 1 px wide or
-    high after clipping). Returns the kept boxes and labels and a (where, reason) per change."""
+    """Clip xyxy boxes to the image; drop non-finite, degenerate (under 1 px wide or high after
+    clipping) and duplicate ones (same class and coordinates as an earlier box).
+
+    Returns the kept boxes, the positions of the kept boxes in the input (to select labels or
+    anything else kept per object) and a (where, reason) per change.
+    """
     boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
     labels = np.asarray(labels, dtype=np.int64).reshape(-1)
     problems = []
     finite = np.isfinite(boxes).all(axis=1)
-    clipped = boxes.copy()
+    clipped = np.nan_to_num(boxes)
     clipped[:, [0, 2]] = clipped[:, [0, 2]].clip(0, width)
     clipped[:, [1, 3]] = clipped[:, [1, 3]].clip(0, height)
     keep = finite & (clipped[:, 2] - clipped[:, 0] >= 1) & (clipped[:, 3] - clipped[:, 1] >= 1)
@@ -75,12 +93,11 @@ def clean_boxes(
         )
     for i in np.flatnonzero(keep & (np.abs(clipped - boxes) > 1e-3).any(axis=1)):
         problems.append((where, f"box {boxes[i].tolist()} clipped to the image"))
-    return clipped[keep], labels[keep], problems
-
-
-def image_size(path: Path) -> tuple[int, int]:
-    """(width, height) from the file header, without decoding the pixels."""
-    from PIL import Image, ImageOps
-
-    with Image.open(path) as image:
-        return ImageOps.exif_transpose(image).size if image.getexif().get(0x0112) else image.size
+    seen = set()
+    for i in np.flatnonzero(keep):
+        key = (int(labels[i]), *np.round(clipped[i], 2).tolist())
+        if key in seen:
+            keep[i] = False
+            problems.append((where, f"box {boxes[i].tolist()} dropped: duplicate"))
+        seen.add(key)
+    return clipped[keep], np.flatnonzero(keep), problems

@@ -12,9 +12,9 @@ from pathlib import Path
 from visionlab.data.samples import ClassificationSample, SourceIndex
 from visionlab.data.sources.common import (
     SPLITS,
+    item_path,
     random_split,
     require_dir,
-    resolve_inside,
     sorted_class_names,
 )
 from visionlab.errors import DataError
@@ -58,12 +58,9 @@ def read_csv_labels(
         splits[split] = []
         for line, (relative, label) in enumerate(split_rows, start=2):
             where = f"{files[split]}:{line}"
-            path = resolve_inside(root, relative)
             if label not in class_to_idx:
                 skipped.append((where, f"class '{label}' is not in the train split"))
-            elif not path.is_file():
-                skipped.append((where, f"image '{relative}' not found"))
-            else:
+            elif path := item_path(root, relative, where, skipped):
                 splits[split].append(ClassificationSample(path, class_to_idx[label]))
     if "val" not in splits:
         splits["train"], splits["val"] = random_split(splits["train"], val_fraction, seed)

@@ -12,9 +12,12 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
+
 from visionlab.data.samples import DetectionSample, SourceIndex
 from visionlab.data.sources.common import (
     clean_boxes,
+    item_path,
     random_split,
     require_dir,
     resolve_inside,
@@ -60,10 +63,9 @@ def read_csv_boxes(
             grouped[row["filename"]].append(row)
         samples = []
         for filename, group in grouped.items():
-            path = resolve_inside(image_dir, filename)
             where = f"{root / files[split]}:{group[0]['_line']}"
-            if not path.is_file():
-                skipped.append((where, f"image '{filename}' not found"))
+            path = item_path(image_dir, filename, where, skipped)
+            if path is None:
                 continue
             boxes, labels = [], []
             for row in group:
@@ -77,11 +79,14 @@ def read_csv_boxes(
                     box[1] -= 1
                 boxes.append(box)
                 labels.append(class_to_idx[row["class"]])
-            kept, kept_labels, problems = clean_boxes(
-                boxes, labels, float(group[0]["width"]), float(group[0]["height"]), where
-            )
+            try:
+                width, height = float(group[0]["width"]), float(group[0]["height"])
+            except ValueError:
+                skipped.append((where, "non-numeric width or height"))
+                continue
+            kept, positions, problems = clean_boxes(boxes, labels, width, height, where)
             skipped += problems
-            samples.append(DetectionSample.create(path, kept, kept_labels))
+            samples.append(DetectionSample.create(path, kept, np.asarray(labels)[positions]))
         splits[split] = samples
     if "val" not in splits:
         splits["train"], splits["val"] = random_split(splits["train"], val_fraction, seed)

@@ -11,11 +11,14 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
+
+from visionlab.data.io import image_size
 from visionlab.data.samples import DetectionSample, SourceIndex
 from visionlab.data.sources.common import (
     SPLITS,
     clean_boxes,
-    image_size,
+    item_path,
     random_split,
     require_dir,
     resolve_inside,
@@ -29,17 +32,23 @@ def _parse(xml_path: Path) -> tuple[str, tuple[float, float] | None, list[tuple[
         root = ET.parse(xml_path).getroot()
     except ET.ParseError as err:
         raise DataError(f"{xml_path}: not valid XML ({err})") from err
-    size = root.find("size")
-    wh = None
-    if size is not None and size.findtext("width") and size.findtext("height"):
-        wh = (float(size.findtext("width")), float(size.findtext("height")))
-    objects = []
-    for obj in root.iter("object"):
-        box = obj.find("bndbox")
-        coords = [float(box.findtext(k, "nan")) for k in ("xmin", "ymin", "xmax", "ymax")]
-        coords[0] -= 1
-        coords[1] -= 1
-        objects.append((obj.findtext("name", "").strip(), coords, obj.findtext("difficult") == "1"))
+    try:
+        size = root.find("size")
+        wh = None
+        if size is not None and size.findtext("width") and size.findtext("height"):
+            wh = (float(size.findtext("width")), float(size.findtext("height")))
+        objects = []
+        for obj in root.iter("object"):
+            box = obj.find("bndbox")
+            if box is None:
+                raise DataError(f"{xml_path}: an <object> without <bndbox>")
+            coords = [float(box.findtext(k, "nan")) for k in ("xmin", "ymin", "xmax", "ymax")]
+            coords[0] -= 1
+            coords[1] -= 1
+            name = obj.findtext("name", "").strip()
+            objects.append((name, coords, obj.findtext("difficult") == "1"))
+    except ValueError as err:
+        raise DataError(f"{xml_path}: a size or box value is not a number ({err})") from err
     return root.findtext("filename", xml_path.stem + ".jpg"), wh, objects
 
 
@@ -57,19 +66,24 @@ def read_voc(
     root = require_dir(root, "Pascal VOC")
     ann_dir = require_dir(resolve_inside(root, annotations), "VOC annotations")
     image_dir = resolve_inside(root, images)
-    parsed = {p.stem: (p, *_parse(p)) for p in sorted(ann_dir.glob("*.xml"))}
-    if not parsed:
+    xml_files = sorted(ann_dir.glob("*.xml"))
+    if not xml_files:
         raise DataError(f"{ann_dir}: no .xml annotation files")
+    parsed, skipped = {}, []
+    for xml_path in xml_files:
+        try:
+            parsed[xml_path.stem] = (xml_path, *_parse(xml_path))
+        except DataError as err:
+            skipped.append((str(xml_path), str(err).removeprefix(f"{xml_path}: ")))
     names = class_names or sorted_class_names(
         name for _, _, _, objects in parsed.values() for name, _, _ in objects
     )
     class_to_idx = {name: i for i, name in enumerate(names)}
 
-    samples, skipped = {}, []
+    samples = {}
     for stem, (xml_path, filename, wh, objects) in parsed.items():
-        path = resolve_inside(image_dir, filename)
-        if not path.is_file():
-            skipped.append((str(xml_path), f"image '{filename}' not found"))
+        path = item_path(image_dir, filename, str(xml_path), skipped)
+        if path is None:
             continue
         boxes, labels = [], []
         for name, coords, difficult in objects:
@@ -78,10 +92,14 @@ def read_voc(
             elif not difficult or keep_difficult:
                 boxes.append(coords)
                 labels.append(class_to_idx[name])
-        width, height = wh or image_size(path)
-        kept, kept_labels, problems = clean_boxes(boxes, labels, width, height, str(xml_path))
+        try:
+            width, height = wh or image_size(path)
+        except DataError as err:
+            skipped.append((str(path), f"skipped: {err}".replace(f"{path}: ", "", 1)))
+            continue
+        kept, positions, problems = clean_boxes(boxes, labels, width, height, str(xml_path))
         skipped += problems
-        samples[stem] = DetectionSample.create(path, kept, kept_labels)
+        samples[stem] = DetectionSample.create(path, kept, np.asarray(labels)[positions])
 
     lists = {
         s: root / split_lists / f"{s}.txt"

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from visionlab.data.io import image_size
 from visionlab.data.samples import DetectionSample, SourceIndex
 from visionlab.data.sources.common import (
     SPLITS,
     clean_boxes,
-    image_size,
     is_image_file,
     random_split,
     require_dir,
@@ -86,10 +86,15 @@ def read_yolo(
             if label.is_file():
                 cxcywh, labels, problems = _read_labels(label, len(names))
                 skipped += [(str(label), p) for p in problems]
-                width, height = image_size(path)
+                try:
+                    width, height = image_size(path)
+                except DataError as err:
+                    skipped.append((str(path), f"skipped: {err}".replace(f"{path}: ", "", 1)))
+                    continue
                 cx, cy, w, h = (cxcywh * [width, height, width, height]).T
                 boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
-                boxes, labels, problems = clean_boxes(boxes, labels, width, height, str(label))
+                boxes, kept, problems = clean_boxes(boxes, labels, width, height, str(label))
+                labels = labels[kept]
                 skipped += problems
             samples.append(DetectionSample.create(path, boxes, labels))
         stems = {p.relative_to(image_dir).with_suffix("") for p in images}
