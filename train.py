@@ -1,8 +1,11 @@
 """Train a model: python train.py [task=classify] [model=...] [data=imagefolder data.root=PATH]"""
 
+import sys
+
 import hydra
 
 from visionlab.cli.common import run_entry
+from visionlab.cli.resume import resume_argv
 from visionlab.cli.train import train
 
 
@@ -12,4 +15,5 @@ def main(cfg):
 
 
 if __name__ == "__main__":
+    sys.argv = resume_argv(sys.argv)  # a resumed run logs into its own folder
     main()

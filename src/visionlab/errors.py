@@ -15,3 +15,7 @@ class DataError(VisionlabError):
 
 class WeightsError(VisionlabError):
     """Pretrained weights or a checkpoint that cannot be loaded."""
+
+
+class TrainingError(VisionlabError):
+    """Training that cannot go on (a non-finite loss or weights)."""

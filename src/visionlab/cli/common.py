@@ -23,6 +23,7 @@ from visionlab.data import (
 )
 from visionlab.errors import ConfigError, VisionlabError
 from visionlab.tasks import TASKS, VisionTask
+from visionlab.utils.checkpoint import SafeCheckpointIO
 
 log = logging.getLogger("visionlab")
 DATAMODULES: dict[str, type[VisionDataModule]] = {
@@ -88,5 +89,9 @@ def build_trainer(cfg: DictConfig, run_dir: Path, loggers: list[Logger] | None =
         warnings.filterwarnings("ignore", message=pattern)
     callbacks = instantiate_dict(cfg.get("callbacks"))
     return instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(run_dir)
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=loggers or False,
+        default_root_dir=str(run_dir),
+        plugins=[SafeCheckpointIO(trusted=bool(cfg.get("trust_checkpoint")))],
     )

@@ -19,7 +19,7 @@ log = logging.getLogger("visionlab")
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Rebuild model and data from the checkpoint (non-null `data.*` keys override), then
     validate, and test when the data has a test split."""
-    task = load_model(cfg.ckpt_path)
+    task = load_model(cfg.ckpt_path, trusted=cfg.trust_checkpoint)
     data_cfg = OmegaConf.create(task.run_config["data"])
     overrides = {k: v for k, v in OmegaConf.to_container(cfg.data).items() if v is not None}
     data_cfg = OmegaConf.merge(data_cfg, overrides)

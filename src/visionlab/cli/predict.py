@@ -28,7 +28,7 @@ def list_images(path: Path) -> list[Path]:
 
 
 def predict(cfg: DictConfig) -> Path:
-    task = load_model(cfg.ckpt_path)
+    task = load_model(cfg.ckpt_path, trusted=cfg.trust_checkpoint)
     if task.name not in PREDICTORS:
         raise ConfigError(f"predict.py does not support task={task.name} yet")
     source = Path(cfg.input).expanduser()

@@ -11,6 +11,7 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from visionlab.cli.common import build_datamodule, build_task, build_trainer, instantiate_dict
+from visionlab.cli.resume import restore_config
 from visionlab.utils.config import check_config, fill_preprocessing, print_config_tree
 from visionlab.utils.loggers import finish_wandb
 from visionlab.utils.plots import save_and_log_figure, training_curves_figure
@@ -35,6 +36,9 @@ def train(cfg: DictConfig) -> float | None:
     """Train as configured; return the task's monitored metric for the best checkpoint."""
     if cfg.extras.get("ignore_warnings"):
         warnings.filterwarnings("ignore")
+    if cfg.get("resume"):
+        cfg = restore_config(cfg)
+        log.info("Resuming %s from %s", cfg.resume, cfg.ckpt_path)
     check_config(cfg)
     fill_preprocessing(cfg)
     run_dir = Path(cfg.paths.output_dir)
@@ -44,6 +48,8 @@ def train(cfg: DictConfig) -> float | None:
 
     datamodule = build_datamodule(cfg.data, cfg.task.name)
     datamodule.report_path = run_dir / "data_report.json"
+    datamodule.seed = cfg.seed
+    datamodule.persistent_workers = not cfg.trainer.get("deterministic")
     datamodule.prepare_data()
     task = build_task(cfg, datamodule)
     task.run_config = OmegaConf.to_container(cfg, resolve=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from visionlab.data.check import DataReport, check_index
 from visionlab.data.datasets import (
@@ -31,9 +31,38 @@ from visionlab.data.transforms import (
     build_segmentation_transforms,
 )
 from visionlab.errors import ConfigError, DataError
+from visionlab.utils.seeding import seed_all
 
 log = logging.getLogger(__name__)
 ON_ERROR = ("skip", "raise")
+
+
+class EpochSeededLoader(DataLoader):
+    """A loader that, when an epoch's iteration starts, seeds everything the epoch draws from
+    with `epoch_seed()`: the shuffle order, the workers' seeds, the augmentations run in this
+    process and the global generators (dropout). With `seed + epoch` as that seed, epoch k is
+    the same whether the run went straight through or resumed from the checkpoint of epoch k-1.
+    """
+
+    def __init__(self, *args, epoch_seed: Callable[[], int | None], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.epoch_seed = epoch_seed
+
+    def __iter__(self):
+        seed = self.epoch_seed()
+        if seed is not None and self.generator is not None:
+            seed_all(seed)
+            self.generator.manual_seed(seed)
+            self.dataset.transform.set_random_seed(seed)
+        return super().__iter__()
+
+
+def seed_worker(worker_id: int) -> None:
+    """Seed a loader worker's generators and augmentations from the seed torch gave it
+    (the loader's base seed, drawn from the seeded main process, plus the worker id)."""
+    info = get_worker_info()
+    seed_all(info.seed)
+    info.dataset.transform.set_random_seed(info.seed % 2**32)
 
 
 class VisionDataModule(L.LightningDataModule):
@@ -90,6 +119,11 @@ class VisionDataModule(L.LightningDataModule):
         self.datasets: dict[str, Dataset] = {}
         self.report: DataReport | None = None
         self.report_path: Path | None = None  # where the data check writes its report
+        # training sets these: each epoch is seeded with seed + epoch, and deterministic runs
+        # restart loader workers each epoch (persistent ones carry their random state over)
+        self.seed: int | None = None
+        self._resumed_epoch = 0
+        self.persistent_workers = True
 
     @cached_property
     def index(self) -> SourceIndex:
@@ -153,17 +187,36 @@ class VisionDataModule(L.LightningDataModule):
     def build_dataset(self, split: str, samples: list) -> Dataset:
         raise NotImplementedError
 
+    def _epoch_seed(self) -> int | None:
+        if self.seed is None:
+            return None
+        epoch = self.trainer.current_epoch if self.trainer else 0
+        return self.seed + max(epoch, self._resumed_epoch)
+
+    def state_dict(self) -> dict:
+        """Checkpointed: the epoch training resumes at (the loop's own counter is restored only
+        after the first epoch's loader has started)."""
+        loop = self.trainer.fit_loop
+        done = loop.epoch_loop.batch_progress.current.completed >= self.trainer.num_training_batches
+        return {"resume_epoch": self.trainer.current_epoch + int(done)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._resumed_epoch = state.get("resume_epoch", 0)
+
     def _loader(self, split: str, train: bool) -> DataLoader:
         if split not in self.datasets:
             raise DataError(f"{self.root}: there is no '{split}' split")
-        return DataLoader(
+        return EpochSeededLoader(
             self.datasets[split],
+            epoch_seed=self._epoch_seed if train else lambda: None,
+            generator=torch.Generator() if train else None,
             batch_size=self.batch_size if train else self.eval_batch_size,
             shuffle=train,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
+            persistent_workers=self.persistent_workers and self.num_workers > 0,
             collate_fn=self.collate_fn,
+            worker_init_fn=seed_worker,
         )
 
     collate_fn = None

@@ -3,6 +3,7 @@ strategies, best-metric tracking and checkpoint metadata."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +11,13 @@ import lightning as L
 import torch
 from torchmetrics import MaxMetric, MinMetric
 
-from visionlab.errors import ConfigError
+from visionlab.errors import ConfigError, TrainingError
 from visionlab.models import build_model
 from visionlab.tasks.optim import build_optimizer, build_scheduler, parameter_groups
 
+log = logging.getLogger(__name__)
 FINETUNE_STRATEGIES = ("full", "frozen", "unfreeze_at")
+NONFINITE_ACTIONS = ("stop", "skip")
 
 
 class VisionTask(L.LightningModule):
@@ -36,10 +39,16 @@ class VisionTask(L.LightningModule):
         finetune: dict,
         monitor: str = "val/loss",
         mode: str = "min",
+        nonfinite_loss: str = "stop",
     ) -> None:
         super().__init__()
         if mode not in ("min", "max"):
             raise ConfigError(f"task.mode must be 'min' or 'max', got {mode!r}")
+        if nonfinite_loss not in NONFINITE_ACTIONS:
+            raise ConfigError(
+                f"task.nonfinite_loss={nonfinite_loss!r}; choose one of {NONFINITE_ACTIONS}"
+            )
+        self.nonfinite_loss = nonfinite_loss
         self.model = build_model(model, num_classes)
         self.memory_format = (
             torch.channels_last if model.get("channels_last") else torch.contiguous_format
@@ -89,8 +98,30 @@ class VisionTask(L.LightningModule):
         )
         return loss, preds
 
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        return self.shared_step("train", batch)[0]
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
+        loss = self.shared_step("train", batch)[0]
+        # every DDP rank takes the same decision, so none waits for the others' gradients
+        finite = self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(loss)))
+        if finite:
+            return loss
+        where = f"step {self.global_step} (epoch {self.current_epoch}, batch {batch_idx})"
+        if self.nonfinite_loss == "skip":
+            log.warning("Non-finite training loss at %s: batch skipped", where)
+            return None
+        raise TrainingError(
+            f"the training loss is {loss.item()} at {where}; training stopped before the "
+            f"weights took the step. Last good checkpoint: {self._newest_checkpoint()}. Try a "
+            "lower task.optimizer.lr, trainer.gradient_clip_val=1.0, or "
+            "task.nonfinite_loss=skip to skip such batches"
+        )
+
+    def _newest_checkpoint(self) -> str:
+        saved = [
+            Path(callback.best_model_path)
+            for callback in self.trainer.checkpoint_callbacks
+            if callback.best_model_path and Path(callback.best_model_path).is_file()
+        ]
+        return str(max(saved, key=lambda p: p.stat().st_mtime)) if saved else "none yet"
 
     def validation_step(self, batch: Any, batch_idx: int) -> Any:
         return self.shared_step("val", batch)[1]
@@ -160,6 +191,12 @@ class VisionTask(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         from visionlab import __version__
 
+        for name, tensor in checkpoint["state_dict"].items():
+            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                raise TrainingError(
+                    f"refusing to write a checkpoint at step {self.global_step}: weight '{name}' "
+                    "is not finite (the checkpoints on disk are left as they were)"
+                )
         checkpoint["visionlab"] = {
             "task": self.name,
             "version": __version__,

@@ -1,41 +1,73 @@
-"""Checkpoint reading that never unpickles code, and model reconstruction from a file."""
+"""Checkpoint files: atomic writes, reads that never unpickle code unless trusted, and model
+reconstruction from a file."""
 
 from __future__ import annotations
 
 import copy
+import logging
 import pickle
 from pathlib import Path
 
 import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from visionlab.errors import WeightsError
+from visionlab.utils.files import atomic_write
+
+log = logging.getLogger(__name__)
 
 
-def read_checkpoint(path: str | Path) -> dict:
-    """`torch.load(path, weights_only=True)` on CPU, with errors that name the file."""
+def read_checkpoint(path: str | Path, trusted: bool = False) -> dict:
+    """`torch.load(path, weights_only=True)` on CPU, with errors that name the file.
+
+    A file that needs pickle (it stores Python objects, which can run code when loaded) is
+    refused unless `trusted` is set.
+    """
     path = Path(path).expanduser()
     if not path.is_file():
         raise WeightsError(f"checkpoint '{path}' does not exist")
+    if trusted:
+        log.warning("Unpickling %s (trust_checkpoint=true): only do this for files you trust", path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=not trusted)
     except pickle.UnpicklingError as err:
         raise WeightsError(
-            f"{path} holds Python objects that need pickle to load; visionlab refuses to "
-            f"unpickle files ({str(err).splitlines()[0]})"
+            f"{path} holds Python objects that need pickle to load, and unpickling can run code; "
+            f"refused ({str(err).splitlines()[0]}). If you trust the file, pass "
+            "trust_checkpoint=true"
         ) from err
     except (RuntimeError, EOFError) as err:
         raise WeightsError(f"{path} is not a readable checkpoint ({err})") from err
 
 
-def load_model(path: str | Path):
+class SafeCheckpointIO(TorchCheckpointIO):
+    """Lightning checkpoint files written atomically (a temporary file renamed over the old
+    one, so a crash mid-save leaves the previous checkpoint intact) and read weights-only."""
+
+    def __init__(self, trusted: bool = False) -> None:
+        self.trusted = trusted
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        if "://" in str(path):  # remote storage: fsspec's own write
+            return super().save_checkpoint(checkpoint, path, storage_options)
+        atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
+
+    def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
+        if "://" in str(path):
+            return super().load_checkpoint(path, map_location, weights_only)
+        return read_checkpoint(path, trusted=self.trusted)
+
+
+def load_model(path: str | Path, trusted: bool = False):
     """Rebuild the trained task (a LightningModule in eval mode) from its checkpoint alone.
 
-    The network is `task.model`; `task.hparams.class_names` and `task.run_config` (the resolved
+    `trusted` allows a file that needs pickle (see `read_checkpoint`). The network is
+    `task.model`; `task.hparams.class_names` and `task.run_config` (the resolved
     training config) come from the file too.
     """
     from visionlab.tasks import TASKS
 
-    checkpoint = read_checkpoint(path)
+    checkpoint = read_checkpoint(path, trusted)
     meta = checkpoint.get("visionlab")
     if not meta or meta.get("task") not in TASKS:
         raise WeightsError(f"{path} is not a visionlab checkpoint (no 'visionlab' metadata)")

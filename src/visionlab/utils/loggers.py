@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import logging
 import netrc
 import os
 from pathlib import Path
 
-from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.loggers import CSVLogger, WandbLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.loggers.logger import rank_zero_experiment
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +24,27 @@ def wandb_api_key_available() -> bool:
         return netrc.netrc().authenticators(host) is not None
     except (OSError, netrc.NetrcParseError):
         return False
+
+
+class _AppendingWriter(ExperimentWriter):
+    """Keeps an existing metrics.csv (a resumed run) and appends to it."""
+
+    def _check_log_dir_exists(self) -> None:
+        if self._fs.isfile(self.metrics_file_path):
+            with self._fs.open(self.metrics_file_path, "r", newline="") as file:
+                self.metrics_keys = next(csv.reader(file), [])
+
+
+class RunCSVLogger(CSVLogger):
+    """`metrics.csv` in the run folder; a resumed run adds its rows to the earlier ones."""
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _AppendingWriter(log_dir=self.log_dir)
+        return self._experiment
 
 
 def wandb_logger(
@@ -41,7 +65,12 @@ def wandb_logger(
             log.info("W&B: no API key found, logging offline to %s/wandb", save_dir)
     Path(save_dir).mkdir(parents=True, exist_ok=True)
     return WandbLogger(
-        save_dir=save_dir, id=run_id, project=project, offline=mode == "offline", **kwargs
+        save_dir=save_dir,
+        id=run_id,
+        project=project,
+        offline=mode == "offline",
+        resume="allow",  # a resumed run folder continues its W&B run
+        **kwargs,
     )
 
 

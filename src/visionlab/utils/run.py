@@ -11,6 +11,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 PACKAGES = (
@@ -48,19 +49,29 @@ def package_versions() -> dict[str, str | None]:
 
 
 def write_run_files(cfg: DictConfig, run_dir: Path, run_id: str) -> None:
-    """Write `config.yaml` (resolved) and `run.json` (who, where, which code) into `run_dir`."""
+    """Write `config.yaml` (resolved) and `run.json` (who, where, which code, which config
+    groups) into `run_dir`. A resumed run keeps its `run.json` and adds to its `resumed` list."""
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    meta = {
-        "run_id": run_id,
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
-        "git_sha": git_sha(Path(__file__).parent),
-        "host": socket.gethostname(),
-        "python": platform.python_version(),
-        "packages": package_versions(),
-    }
-    (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    command = [Path(sys.argv[0]).name, *sys.argv[1:]]
+    meta_path = run_dir / "run.json"
+    if cfg.get("resume") and meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        meta.setdefault("resumed", []).append({"time": now, "command": command})
+    else:
+        choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+        meta = {
+            "run_id": run_id,
+            "started": now,
+            "command": command,
+            "choices": {k: v for k, v in choices.items() if not k.startswith("hydra/")},
+            "git_sha": git_sha(Path(__file__).parent),
+            "host": socket.gethostname(),
+            "python": platform.python_version(),
+            "packages": package_versions(),
+        }
+    meta_path.write_text(json.dumps(meta, indent=2))
 
 
 def run_id_for(run_dir: Path, log_dir: Path) -> str:

@@ -1,0 +1,169 @@
+"""Faults during training: non-finite losses, killed runs, interrupted checkpoint writes,
+checkpoints that need pickle, and secrets in run folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from visionlab.cli.train import train
+from visionlab.errors import TrainingError, WeightsError
+from visionlab.utils.checkpoint import SafeCheckpointIO, load_model, read_checkpoint
+
+from .conftest import FAST, REPO
+
+
+def test_nonfinite_loss_stops_naming_the_step_and_the_last_good_checkpoint(make_cfg, monkeypatch):
+    from visionlab.tasks.classification import ClassificationTask
+
+    model_step = ClassificationTask.model_step
+
+    def poisoned(self, batch):
+        loss, preds, targets = model_step(self, batch)
+        return (loss * torch.nan if self.current_epoch == 1 else loss), preds, targets
+
+    monkeypatch.setattr(ClassificationTask, "model_step", poisoned)
+    cfg = make_cfg("trainer.max_epochs=3", "test=false")
+    last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    with pytest.raises(TrainingError, match=r"loss is nan at step 3 \(epoch 1, batch 0\)") as err:
+        train(cfg)
+    assert str(last) in str(err.value)
+    weights = read_checkpoint(last)["state_dict"]
+    assert all(torch.isfinite(w).all() for w in weights.values() if w.is_floating_point())
+
+
+def test_nonfinite_loss_can_skip_the_batch(make_cfg, monkeypatch):
+    from visionlab.tasks.classification import ClassificationTask
+
+    model_step = ClassificationTask.model_step
+
+    def poisoned(self, batch):
+        loss, preds, targets = model_step(self, batch)
+        return (loss * torch.inf if self.global_step == 1 else loss), preds, targets
+
+    monkeypatch.setattr(ClassificationTask, "model_step", poisoned)
+    cfg = make_cfg("trainer.max_epochs=2", "test=false", "task.nonfinite_loss=skip")
+    assert train(cfg) > 0.5
+    weights = load_model(Path(cfg.paths.output_dir) / "checkpoints/last.ckpt").state_dict()
+    assert all(torch.isfinite(w).all() for w in weights.values() if w.is_floating_point())
+
+
+def test_checkpoints_with_nonfinite_weights_are_not_written(make_cfg):
+    from visionlab.cli.common import build_datamodule, build_task, build_trainer
+    from visionlab.utils.config import fill_preprocessing
+
+    cfg = make_cfg()
+    fill_preprocessing(cfg)
+    task = build_task(cfg, build_datamodule(cfg.data, "classify"))
+    trainer = build_trainer(cfg, Path(cfg.paths.output_dir))
+    trainer.strategy.connect(task)
+    with torch.no_grad():
+        next(task.model.parameters()).fill_(torch.nan)
+    path = Path(cfg.paths.output_dir) / "nan.ckpt"
+    with pytest.raises(TrainingError, match="refusing to write a checkpoint"):
+        trainer.save_checkpoint(path)
+    assert not path.exists()
+
+
+def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "last.ckpt"
+    io = SafeCheckpointIO()
+    io.save_checkpoint({"state_dict": {"w": torch.ones(3)}}, path)
+    real_save = torch.save
+
+    def crash_midway(obj, f, *args, **kwargs):
+        Path(f).write_bytes(b"half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash_midway)
+    with pytest.raises(OSError, match="disk full"):
+        io.save_checkpoint({"state_dict": {"w": torch.zeros(3)}}, path)
+    monkeypatch.setattr(torch, "save", real_save)
+    assert torch.equal(io.load_checkpoint(path)["state_dict"]["w"], torch.ones(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+
+
+def test_checkpoints_that_need_pickle_are_refused_unless_trusted(make_cfg, tmp_path):
+    from argparse import Namespace
+
+    cfg = make_cfg("trainer.max_epochs=1", "test=false", "trainer.limit_train_batches=1")
+    train(cfg)
+    checkpoint = torch.load(Path(cfg.paths.output_dir) / "checkpoints/best.ckpt")
+    checkpoint["extra"] = Namespace(note="a pickled object")
+    unsafe = tmp_path / "unsafe.ckpt"
+    torch.save(checkpoint, unsafe)
+    with pytest.raises(WeightsError, match="need pickle to load.*trust_checkpoint=true"):
+        load_model(unsafe)
+    assert load_model(unsafe, trusted=True).name == "classify"
+
+
+def _train_command(run_dir: Path, data_dir: Path, *overrides: str) -> list[str]:
+    return [
+        sys.executable, "train.py", *FAST, f"paths.data_dir={data_dir}",
+        f"hydra.run.dir={run_dir}", "test=false", "trainer.deterministic=true",
+        "data.batch_size=8", "++data.options.counts={train:96,val:21,test:21}", *overrides,
+    ]  # fmt: skip
+
+
+def _run(command: list[str]) -> None:
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_a_killed_run_resumes_to_the_same_result_and_can_train_longer(tmp_path, data_dir):
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    _run(_train_command(straight, data_dir, "trainer.max_epochs=3"))
+
+    process = subprocess.Popen(
+        _train_command(killed, data_dir, "trainer.max_epochs=3"),
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not (killed / "checkpoints/last.ckpt").exists() and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(1.0)  # into the second epoch
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (killed / "results.json").exists(), "the run finished before it was killed"
+
+    _run([sys.executable, "train.py", f"resume={killed}"])
+    expected = json.loads((straight / "results.json").read_text())["metrics"]
+    assert json.loads((killed / "results.json").read_text())["metrics"] == pytest.approx(
+        expected, abs=1e-6
+    )
+    weights = [
+        read_checkpoint(d / "checkpoints/last.ckpt")["state_dict"] for d in (straight, killed)
+    ]
+    assert all(torch.allclose(weights[0][k], weights[1][k], atol=1e-6) for k in weights[0])
+
+    _run([sys.executable, "train.py", f"resume={killed}", "trainer.max_epochs=4"])
+    assert read_checkpoint(killed / "checkpoints/last.ckpt")["epoch"] == 3
+    epochs = {row.split(",")[0] for row in (killed / "metrics.csv").read_text().splitlines()[1:]}
+    assert {"0", "1", "2", "3"} <= epochs, "the resumed run keeps the earlier metrics"
+    assert len(json.loads((killed / "run.json").read_text())["resumed"]) == 2
+
+
+def test_no_secret_reaches_the_run_folder(tmp_path, data_dir):
+    secret = "0123456789abcdef0123456789abcdef01234567"
+    env = os.environ | {"WANDB_API_KEY": secret, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    run_dir = tmp_path / "run"
+    command = [
+        sys.executable, "train.py", *FAST, f"paths.data_dir={data_dir}", f"hydra.run.dir={run_dir}",
+        "logger=many", "logger.wandb.mode=offline", "trainer.max_epochs=1",
+        "trainer.limit_train_batches=1", "test=false",
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    files = [p for p in run_dir.rglob("*") if p.is_file()]
+    assert any("wandb" in p.parts for p in files) and len(files) > 10
+    leaks = [p for p in files if secret.encode() in p.read_bytes()]
+    assert leaks == []
