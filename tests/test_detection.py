@@ -255,7 +255,12 @@ def test_wandb_gets_prediction_boxes(make_cfg, detection_roots, monkeypatch):
     ("model", "epochs", "optimizer"),
     [
         ("yolov1", 60, ["task.optimizer.lr=1e-3", "model.dropout=0"]),
-        ("faster_rcnn", 30, ["task.optimizer.name=sgd", "task.optimizer.lr=0.01"]),
+        pytest.param(  # about 3 minutes on 2 CPU cores
+            "faster_rcnn",
+            30,
+            ["task.optimizer.name=sgd", "task.optimizer.lr=0.01"],
+            marks=pytest.mark.slow,
+        ),
     ],
 )
 def test_overfitting_a_few_images_reaches_map50_above_0_9(

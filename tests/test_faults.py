@@ -21,16 +21,21 @@ from visionlab.utils.checkpoint import SafeCheckpointIO, load_model, read_checkp
 from .conftest import FAST, REPO
 
 
-def test_nonfinite_loss_stops_naming_the_step_and_the_last_good_checkpoint(make_cfg, monkeypatch):
+def _poison_loss(monkeypatch, when, factor: float) -> None:
+    """Multiply the classification loss by `factor` (NaN, inf) on steps where `when(task)`."""
     from visionlab.tasks.classification import ClassificationTask
 
     model_step = ClassificationTask.model_step
 
     def poisoned(self, batch):
         loss, preds, targets = model_step(self, batch)
-        return (loss * torch.nan if self.current_epoch == 1 else loss), preds, targets
+        return (loss * factor if when(self) else loss), preds, targets
 
     monkeypatch.setattr(ClassificationTask, "model_step", poisoned)
+
+
+def test_nonfinite_loss_stops_naming_the_step_and_the_last_good_checkpoint(make_cfg, monkeypatch):
+    _poison_loss(monkeypatch, lambda task: task.current_epoch == 1, torch.nan)
     cfg = make_cfg("trainer.max_epochs=3", "test=false")
     last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
     with pytest.raises(TrainingError, match=r"loss is nan at step 3 \(epoch 1, batch 0\)") as err:
@@ -41,15 +46,7 @@ def test_nonfinite_loss_stops_naming_the_step_and_the_last_good_checkpoint(make_
 
 
 def test_nonfinite_loss_can_skip_the_batch(make_cfg, monkeypatch):
-    from visionlab.tasks.classification import ClassificationTask
-
-    model_step = ClassificationTask.model_step
-
-    def poisoned(self, batch):
-        loss, preds, targets = model_step(self, batch)
-        return (loss * torch.inf if self.global_step == 1 else loss), preds, targets
-
-    monkeypatch.setattr(ClassificationTask, "model_step", poisoned)
+    _poison_loss(monkeypatch, lambda task: task.global_step == 1, torch.inf)
     cfg = make_cfg("trainer.max_epochs=2", "test=false", "task.nonfinite_loss=skip")
     assert train(cfg) > 0.5
     weights = load_model(Path(cfg.paths.output_dir) / "checkpoints/last.ckpt").state_dict()

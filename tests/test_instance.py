@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from visionlab.cli.predict import predict
@@ -82,6 +83,7 @@ def test_predict_writes_instance_masks_in_original_size(make_cfg, tmp_path):
         assert mask.shape == (height, width)
 
 
+@pytest.mark.slow  # about 3 minutes on 2 CPU cores
 def test_overfitting_a_few_images_reaches_mask_map50_above_0_8(make_cfg, detection_overfit_root):
     cfg = make_cfg(
         "task=instance",
