@@ -137,3 +137,18 @@ def test_unknown_data_source_for_task(make_cfg):
     cfg = make_cfg("data.source=coco")
     with pytest.raises(ConfigError, match="imagefolder, csv, shapes"):
         build_datamodule(cfg.data, cfg.task.name)
+
+
+def test_slurm_launcher_runs_one_task_per_gpu():
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    overrides = ["hydra/launcher=slurm", "trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"]
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    GlobalHydra.instance().clear()
+    launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=False)
+    assert launcher["_target_"].endswith("SlurmLauncher")
+    assert (cfg.hydra.launcher.tasks_per_node, cfg.hydra.launcher.gpus_per_node) == (4, 4)
+    assert cfg.hydra.launcher.nodes == 2

@@ -1,5 +1,5 @@
-"""Faults during training: non-finite losses, killed runs, interrupted checkpoint writes,
-checkpoints that need pickle, and secrets in run folders."""
+"""Faults during training: non-finite losses, killed runs, interrupted checkpoint writes and
+checkpoints that need pickle."""
 
 from __future__ import annotations
 
@@ -147,20 +147,3 @@ def test_a_killed_run_resumes_to_the_same_result_and_can_train_longer(tmp_path, 
     epochs = {row.split(",")[0] for row in (killed / "metrics.csv").read_text().splitlines()[1:]}
     assert {"0", "1", "2", "3"} <= epochs, "the resumed run keeps the earlier metrics"
     assert len(json.loads((killed / "run.json").read_text())["resumed"]) == 2
-
-
-def test_no_secret_reaches_the_run_folder(tmp_path, data_dir):
-    secret = "0123456789abcdef0123456789abcdef01234567"
-    env = os.environ | {"WANDB_API_KEY": secret, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
-    run_dir = tmp_path / "run"
-    command = [
-        sys.executable, "train.py", *FAST, f"paths.data_dir={data_dir}", f"hydra.run.dir={run_dir}",
-        "logger=many", "logger.wandb.mode=offline", "trainer.max_epochs=1",
-        "trainer.limit_train_batches=1", "test=false",
-    ]  # fmt: skip
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    files = [p for p in run_dir.rglob("*") if p.is_file()]
-    assert any("wandb" in p.parts for p in files) and len(files) > 10
-    leaks = [p for p in files if secret.encode() in p.read_bytes()]
-    assert leaks == []

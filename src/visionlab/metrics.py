@@ -1,8 +1,11 @@
-"""Segmentation scores from a confusion matrix (rows: true class, columns: predicted)."""
+"""Segmentation scores from a confusion matrix, and mean average precision whose states
+survive uneven evaluation shards under DDP."""
 
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
+from torchmetrics.detection import MeanAveragePrecision
 
 
 def segmentation_scores(confusion: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -25,3 +28,28 @@ def segmentation_scores(confusion: torch.Tensor) -> dict[str, torch.Tensor]:
         "iou_per_class": iou,
         "dice_per_class": dice,
     }
+
+
+class ShardedMeanAveragePrecision(MeanAveragePrecision):
+    """torchmetrics' MeanAveragePrecision, synchronised by gathering each rank's per-image
+    states as Python objects.
+
+    The base class gathers its per-image lists element by element, which needs the same number
+    of images on every rank; evaluation shards are uneven here (no image is repeated to pad
+    them), so the lists are gathered whole and joined in rank order.
+    """
+
+    def _sync_dist(self, dist_sync_fn=None, process_group=None) -> None:
+        world_size = dist.get_world_size(group=process_group)
+        for name, default in self._defaults.items():
+            if not isinstance(default, list):
+                continue
+            local = [x.cpu() if isinstance(x, torch.Tensor) else x for x in getattr(self, name)]
+            gathered = [None] * world_size
+            dist.all_gather_object(gathered, local, group=process_group)
+            joined = [x for part in gathered for x in part]
+            setattr(
+                self,
+                name,
+                [x.to(self.device) if isinstance(x, torch.Tensor) else x for x in joined],
+            )

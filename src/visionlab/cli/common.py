@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import warnings
@@ -10,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
@@ -43,12 +47,28 @@ QUIET_WARNINGS = (
 
 
 def run_entry(main: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
-    """Run `main(cfg)`; a VisionlabError ends the program with its message and exit code 1."""
+    """Run `main(cfg)`; a VisionlabError ends the program with its message and exit code 1.
+
+    In a multirun, such an error (or running out of memory) fails only this job: the reason
+    goes to `failed.json` in its folder, NaN is returned (Optuna records a failed trial) and
+    the sweep goes on.
+    """
     try:
         return main(cfg)
-    except VisionlabError as err:
+    except (VisionlabError, torch.OutOfMemoryError) as err:
         log.error("%s", err)
-        sys.exit(1)
+        hydra = HydraConfig.get() if HydraConfig.initialized() else None
+        if hydra is None or hydra.mode != RunMode.MULTIRUN:
+            sys.exit(1)
+        failure = {
+            "error": str(err),
+            "type": type(err).__name__,
+            "overrides": list(hydra.overrides.task),
+        }
+        run_dir = Path(hydra.runtime.output_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "failed.json").write_text(json.dumps(failure, indent=2))
+        return float("nan")
 
 
 def build_datamodule(data_cfg: DictConfig | dict, task: str) -> VisionDataModule:

@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from visionlab.cli.common import build_datamodule, build_task, build_trainer, instantiate_dict
 from visionlab.cli.resume import restore_config
-from visionlab.utils.config import check_config, fill_preprocessing, print_config_tree
+from visionlab.utils.config import check_config, check_launch, fill_preprocessing, print_config_tree
 from visionlab.utils.loggers import finish_wandb
 from visionlab.utils.plots import save_and_log_figure, training_curves_figure
 from visionlab.utils.run import run_id_for, write_run_files
@@ -40,6 +40,7 @@ def train(cfg: DictConfig) -> float | None:
         cfg = restore_config(cfg)
         log.info("Resuming %s from %s", cfg.resume, cfg.ckpt_path)
     check_config(cfg)
+    check_launch(cfg)
     fill_preprocessing(cfg)
     run_dir = Path(cfg.paths.output_dir)
     with open_dict(cfg):
@@ -72,9 +73,9 @@ def train(cfg: DictConfig) -> float | None:
             results |= _scalars(trainer.test(task, datamodule=datamodule, ckpt_path=best))
         if trainer.is_global_zero:
             _plot_curves(run_dir)
-            (run_dir / "results.json").write_text(
-                json.dumps({"best_checkpoint": best, "metrics": results}, indent=2)
-            )
+            params = sum(p.numel() for p in task.model.parameters())
+            summary = {"best_checkpoint": best, "metrics": results, "params": params}
+            (run_dir / "results.json").write_text(json.dumps(summary, indent=2))
             log.info("Best checkpoint: %s", best or "none saved (weights at the end of training)")
             log.info("Run folder: %s", run_dir)
         return results.get(cfg.task.monitor)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from visionlab.data.check import DataReport, check_index
@@ -206,12 +207,19 @@ class VisionDataModule(L.LightningDataModule):
     def _loader(self, split: str, train: bool) -> DataLoader:
         if split not in self.datasets:
             raise DataError(f"{self.root}: there is no '{split}' split")
+        dataset = self.datasets[split]
+        sampler = None
+        if not train and torch.distributed.is_available() and torch.distributed.is_initialized():
+            # Lightning's default pads each rank's shard by repeating samples; evaluation must
+            # count every sample once, so the shards are left uneven instead
+            sampler = UnrepeatedDistributedSampler(dataset, shuffle=False)
         return EpochSeededLoader(
-            self.datasets[split],
+            dataset,
             epoch_seed=self._epoch_seed if train else lambda: None,
             generator=torch.Generator() if train else None,
             batch_size=self.batch_size if train else self.eval_batch_size,
             shuffle=train,
+            sampler=sampler,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers and self.num_workers > 0,

@@ -69,7 +69,7 @@ class YOLOv1(FreezableBackbone):
         features = self.neck(self.backbone(images)[-1])
         out = self.head(features)
         out = out.permute(0, 2, 3, 1) if out.dim() == 4 else out
-        out = out.reshape(len(images), self.s, self.s, 5 * self.b + self.c)
+        out = out.reshape(-1, self.s, self.s, 5 * self.b + self.c)
         boxes = out[..., : 5 * self.b].unflatten(-1, (self.b, 5))
         sizes = boxes[..., 2:4].square()  # the layer predicts √w, √h, as the loss compares them
         boxes = torch.cat([boxes[..., :2], sizes, boxes[..., 4:]], dim=-1).flatten(-2)

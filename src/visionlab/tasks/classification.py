@@ -1,4 +1,5 @@
-"""Image classification: cross-entropy, accuracy/top-5/macro-F1 and a confusion matrix."""
+"""Image classification: cross-entropy, accuracy/top-5/macro-F1, a confusion matrix and
+per-class precision and recall."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from torchmetrics.classification import (
 )
 
 from visionlab.tasks.base import VisionTask
+from visionlab.utils.loggers import save_and_log_table
 from visionlab.utils.plots import confusion_matrix_figure, save_and_log_figure
 
 
@@ -87,6 +89,20 @@ class ClassificationTask(VisionTask):
             f"{stage}/confusion_matrix",
             self.loggers,
             self.global_step,
+        )
+        support, predicted, correct = matrix.sum(1), matrix.sum(0), matrix.diagonal()
+        rows = [
+            [name, round(c / p, 4) if p else None, round(c / n, 4) if n else None, int(n)]
+            for name, c, p, n in zip(
+                self.hparams.class_names, correct, predicted, support, strict=True
+            )
+        ]
+        save_and_log_table(
+            self.plots_dir.parent / f"per_class_{stage}.csv",
+            f"{stage}/per_class",
+            ["class", "precision", "recall", "images"],
+            rows,
+            self.loggers,
         )
 
     @torch.no_grad()

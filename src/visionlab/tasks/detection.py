@@ -3,19 +3,18 @@ its own), COCO mAP with torchmetrics, per-class AP and prediction plots."""
 
 from __future__ import annotations
 
-import csv
 import logging
 
 import numpy as np
 import torch
 from lightning.pytorch.loggers import WandbLogger
-from torchmetrics.detection import MeanAveragePrecision
 
 from visionlab.losses import YoloV1Loss
+from visionlab.metrics import ShardedMeanAveragePrecision
 from visionlab.models.faster_rcnn import TimmDetector, loss_mode
 from visionlab.ops.boxes import encode_yolo_targets
 from visionlab.tasks.base import VisionTask
-from visionlab.utils.loggers import log_wandb_boxes
+from visionlab.utils.loggers import log_wandb_boxes, save_and_log_table
 from visionlab.utils.plots import (
     detections_figure,
     display_image,
@@ -33,8 +32,8 @@ PLOT_MIN_SCORE = 0.3  # predictions drawn on the validation images
 MAP_KEYS = {"map": "mAP", "map_50": "mAP50", "map_75": "mAP75", "mar_100": "recall"}
 
 
-def _map_metric() -> MeanAveragePrecision:
-    return MeanAveragePrecision(
+def _map_metric() -> ShardedMeanAveragePrecision:
+    return ShardedMeanAveragePrecision(
         box_format="xyxy",
         iou_type="bbox",
         class_metrics=True,
@@ -153,7 +152,7 @@ class DetectionTask(VisionTask):
     def on_test_epoch_end(self) -> None:
         self._compute("test", self.test_map)
 
-    def _compute(self, stage: str, metric: MeanAveragePrecision) -> dict | None:
+    def _compute(self, stage: str, metric: ShardedMeanAveragePrecision) -> dict | None:
         result = metric.compute()
         metric.reset()
         values = {name: result[key].float() for key, name in MAP_KEYS.items()}
@@ -215,11 +214,13 @@ class DetectionTask(VisionTask):
         aps = result["map_per_class"].reshape(-1).tolist()
         names = self.hparams.class_names
         rows = [(names[c], ap) for c, ap in zip(classes, aps, strict=True) if 0 <= c < len(names)]
-        self.plots_dir.mkdir(parents=True, exist_ok=True)
-        with (self.plots_dir.parent / f"per_class_ap_{stage}.csv").open("w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["class", "AP"])
-            writer.writerows((n, f"{ap:.4f}") for n, ap in rows)
+        save_and_log_table(
+            self.plots_dir.parent / f"per_class_ap_{stage}.csv",
+            f"{stage}/per_class_ap",
+            ["class", "AP"],
+            [(n, round(ap, 4)) for n, ap in rows],
+            self.loggers,
+        )
         if rows:
             fig = per_class_figure(rows, "AP", f"{stage} AP@[.5:.95] per class")
             save_and_log_figure(

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import torch
-from torchmetrics.detection import MeanAveragePrecision
 
+from visionlab.metrics import ShardedMeanAveragePrecision
 from visionlab.tasks.detection import DetectionTask
 
 MASK_THRESHOLD = 0.5  # a predicted mask's probability above which a pixel belongs to it
 MASK_KEYS = {"map": "mask_mAP", "map_50": "mask_mAP50", "map_75": "mask_mAP75"}
 
 
-def _mask_map() -> MeanAveragePrecision:
-    return MeanAveragePrecision(iou_type="segm", backend="faster_coco_eval")
+def _mask_map() -> ShardedMeanAveragePrecision:
+    return ShardedMeanAveragePrecision(iou_type="segm", backend="faster_coco_eval")
 
 
 class InstanceTask(DetectionTask):
@@ -55,7 +55,7 @@ class InstanceTask(DetectionTask):
         self._compute("test", self.test_map)
         self._compute_masks("test", self.test_mask_map)
 
-    def _compute_masks(self, stage: str, metric: MeanAveragePrecision) -> dict:
+    def _compute_masks(self, stage: str, metric: ShardedMeanAveragePrecision) -> dict:
         result = metric.compute()
         metric.reset()
         values = {name: result[key].float() for key, name in MASK_KEYS.items()}

@@ -3,8 +3,6 @@ accuracy and per-class IoU from one confusion matrix."""
 
 from __future__ import annotations
 
-import csv
-
 import torch
 from lightning.pytorch.loggers import WandbLogger
 from torchmetrics.classification import MulticlassConfusionMatrix
@@ -13,7 +11,7 @@ from visionlab.errors import ConfigError
 from visionlab.losses import SegmentationLoss, median_frequency_weights
 from visionlab.metrics import segmentation_scores
 from visionlab.tasks.base import VisionTask
-from visionlab.utils.loggers import log_wandb_masks
+from visionlab.utils.loggers import log_wandb_masks, save_and_log_table
 from visionlab.utils.plots import (
     confusion_matrix_figure,
     display_image,
@@ -124,12 +122,17 @@ class SegmentationTask(VisionTask):
         names = self.hparams.class_names
         rows = list(zip(names, scores["iou_per_class"].tolist(), strict=True))
         dice = scores["dice_per_class"].tolist()
-        self.plots_dir.mkdir(parents=True, exist_ok=True)
-        with (self.plots_dir.parent / f"per_class_iou_{stage}.csv").open("w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["class", "IoU", "dice", "pixels"])
-            for (name, iou), d, pixels in zip(rows, dice, confusion.sum(1).tolist(), strict=True):
-                writer.writerow([name, f"{iou:.4f}", f"{d:.4f}", int(pixels)])
+        pixels = confusion.sum(1).tolist()
+        save_and_log_table(
+            self.plots_dir.parent / f"per_class_iou_{stage}.csv",
+            f"{stage}/per_class_iou",
+            ["class", "IoU", "dice", "pixels"],
+            [
+                [name, round(iou, 4), round(d, 4), int(n)]
+                for (name, iou), d, n in zip(rows, dice, pixels, strict=True)
+            ],
+            self.loggers,
+        )
         epoch = f"epoch {self.current_epoch}"
         figures = {
             "per_class_iou": per_class_figure(

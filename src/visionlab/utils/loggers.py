@@ -8,6 +8,8 @@ import netrc
 import os
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
@@ -59,6 +61,12 @@ def wandb_logger(
     `mode=auto` runs online when an API key is configured and offline otherwise (sync later
     with `wandb sync <run dir>/wandb/offline-run-*`).
     """
+    if not kwargs.get("group") and HydraConfig.initialized():
+        # runs of one experiment, or of one sweep, share a W&B group
+        hydra = HydraConfig.get()
+        experiment = hydra.runtime.choices.get("experiment")
+        sweep = Path(hydra.sweep.dir).name if hydra.mode == RunMode.MULTIRUN else None
+        kwargs["group"] = sweep or experiment or None
     if mode == "auto":
         mode = "online" if wandb_api_key_available() else "offline"
         if mode == "offline":
@@ -72,6 +80,20 @@ def wandb_logger(
         resume="allow",  # a resumed run folder continues its W&B run
         **kwargs,
     )
+
+
+def save_and_log_table(
+    path: Path, key: str, columns: list[str], rows: list[list], loggers: list
+) -> None:
+    """Write a table as CSV to `path` and send it to W&B loggers as a W&B Table."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            logger.log_table(key=key, columns=columns, data=[list(row) for row in rows])
 
 
 def finish_wandb(loggers: list) -> None:

@@ -1,0 +1,51 @@
+"""ONNX and TorchScript export of every architecture, checked against eager PyTorch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from visionlab.cli.export import export
+from visionlab.cli.train import train
+
+MODELS = {
+    "efficientnet_lite0": [],
+    "yolov1": ["task=detect", "model=yolov1"],
+    "faster_rcnn": ["task=detect", "model=faster_rcnn"],
+    "mask_rcnn": ["task=instance", "data.image_size=96"],
+    "unet": ["task=segment", "model=unet"],
+    "fcn8s": ["task=segment", "model=fcn8s"],
+}
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory, data_dir) -> dict[str, Path]:
+    """One briefly trained checkpoint per architecture."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    from visionlab.utils.config import compose_config
+
+    from .conftest import FAST, REPO
+
+    found = {}
+    for name, overrides in MODELS.items():
+        run_dir = tmp_path_factory.mktemp(name)
+        extra = ["trainer.max_epochs=1", "trainer.limit_train_batches=1", "test=false"]
+        extra += ["trainer.limit_val_batches=1", "trainer.num_sanity_val_steps=0"]
+        cfg = compose_config("train", [*FAST, *overrides, *extra], run_dir, REPO, data_dir)
+        train(cfg)
+        found[name] = run_dir / "checkpoints" / "last.ckpt"
+    GlobalHydra.instance().clear()
+    return found
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+@pytest.mark.parametrize("model", MODELS)
+def test_export_matches_eager(make_cfg, checkpoints, model, fmt):
+    cfg = make_cfg(f"ckpt_path={checkpoints[model]}", f"format={fmt}", name="export")
+    path = export(cfg)
+    info = json.loads(path.with_name(path.name + ".json").read_text())
+    assert info["max_abs_difference"] <= 1e-4
+    assert info["input"]["images"][0] == (1 if "rcnn" in model else -1)

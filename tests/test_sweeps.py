@@ -1,0 +1,70 @@
+"""Hydra multiruns: one folder per job, the comparison table, Optuna, and failed jobs that
+leave the sweep running."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from .conftest import FAST, REPO
+
+SHORT = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "test=false"]
+
+
+def _multirun(sweep_dir: Path, data_dir: Path, *overrides: str) -> str:
+    command = [
+        sys.executable, "train.py", "-m", *FAST, *SHORT, f"paths.data_dir={data_dir}",
+        f"hydra.sweep.dir={sweep_dir}", *overrides,
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout + done.stderr
+
+
+def _comparison(sweep_dir: Path) -> list[dict]:
+    with (sweep_dir / "comparison.csv").open(newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_grid_multirun_writes_a_folder_per_job_and_the_comparison(tmp_path, data_dir):
+    sweep = tmp_path / "sweep"
+    _multirun(sweep, data_dir, "task.optimizer.lr=1e-4,3e-3")
+    for job in ("0", "1"):
+        assert json.loads((sweep / job / "results.json").read_text())["metrics"]["val/acc"] > 0
+    rows = _comparison(sweep)
+    assert [float(r["task.optimizer.lr"]) for r in rows] == [1e-4, 3e-3]
+    assert all(r["status"] == "done" and float(r["best val/acc"]) > 0 for r in rows)
+    assert all(float(r["train img/s"]) > 0 and int(r["params"]) > 1e6 for r in rows)
+    assert "| task.optimizer.lr |" in (sweep / "comparison.md").read_text()
+    assert (sweep / "comparison.png").stat().st_size > 5000
+
+
+def test_optuna_sweep_reports_the_best_params(tmp_path, data_dir):
+    sweep = tmp_path / "optuna"
+    _multirun(
+        sweep, data_dir, "hparams_search=classify_optuna", "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.sampler.n_startup_trials=3",
+    )  # fmt: skip
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert set(best["best_params"]) == {
+        "task.optimizer.lr", "task.optimizer.weight_decay", "task.label_smoothing", "data.augment",
+    }  # fmt: skip
+    assert 0 < best["best_value"] <= 1
+    assert len(_comparison(sweep)) == 3
+
+
+def test_a_failed_job_is_recorded_and_the_sweep_goes_on(tmp_path, data_dir):
+    """`-m` with a DDP strategy that re-runs the command is refused, for that job only."""
+    sweep = tmp_path / "sweep"
+    output = _multirun(sweep, data_dir, "trainer=ddp_sim,default")
+    failure = json.loads((sweep / "0" / "failed.json").read_text())
+    assert "would re-run the whole sweep" in failure["error"]
+    assert "trainer=ddp_sim" in failure["overrides"]
+    assert (sweep / "1" / "results.json").is_file()
+    assert [r["status"].split(":")[0] for r in _comparison(sweep)] == ["failed", "done"]
+    assert "Traceback" not in output
