@@ -103,3 +103,11 @@ def test_bf16_mixed_precision_runs_for_every_task(make_cfg, task):
     cfg = make_cfg(*overrides, "trainer.precision=bf16-mixed", "trainer.fast_dev_run=true")
     train(cfg)
     assert (Path(cfg.paths.output_dir) / "config.yaml").is_file()
+
+
+@pytest.mark.slow  # about 2 minutes of compilation on 2 CPU cores
+def test_model_compile_trains_and_keeps_checkpoint_names(make_cfg):
+    cfg = make_cfg("model.compile=true", "trainer.max_epochs=1", "test=false")
+    train(cfg)
+    names = torch.load(Path(cfg.paths.output_dir) / "checkpoints/last.ckpt")["state_dict"]
+    assert not any("_orig_mod" in name for name in names)

@@ -77,6 +77,11 @@ def collect_runs(sweep_dir: Path) -> list[dict]:
 def _format(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
+    if isinstance(value, str) and len(value) > 8:  # a long sampled number: 4 digits suffice
+        try:
+            value = float(value)
+        except ValueError:
+            return value
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
@@ -107,6 +112,7 @@ def _plot(runs: list[dict], swept: list[str], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     done = [r for r in runs if r["best"] is not None]
     if not done or not swept:
@@ -119,6 +125,9 @@ def _plot(runs: list[dict], swept: list[str], path: Path) -> None:
             ax.scatter(xs, [r["best"] for r in done], s=36, color="tab:blue", zorder=3)
             if min(xs) > 0 and max(xs) / min(xs) >= 10:
                 ax.set_xscale("log")
+            ticks = dict(sorted(zip(xs, labels, strict=True)))  # the swept values, as given
+            ax.set_xticks(list(ticks), list(ticks.values()), rotation=20, ha="right")
+            ax.xaxis.set_minor_formatter(NullFormatter())
         except ValueError:  # categorical values
             order = sorted(set(labels))
             ax.scatter([order.index(x) for x in labels], [r["best"] for r in done], s=36, zorder=3)

@@ -20,7 +20,7 @@ ARCHITECTURES = {
     "unet": UNet,
 }
 # keys of the `model` config read by the task or the entry points, not by the network
-NON_MODEL_KEYS = ("arch", "name", "tasks", "channels_last")
+NON_MODEL_KEYS = ("arch", "name", "tasks", "channels_last", "compile")
 
 
 def build_model(config: dict, num_classes: int) -> nn.Module:

@@ -54,6 +54,8 @@ class VisionTask(L.LightningModule):
             torch.channels_last if model.get("channels_last") else torch.contiguous_format
         )
         self.model.to(memory_format=self.memory_format)
+        if model.get("compile"):
+            self.model.compile()  # in place: parameter names, and so checkpoints, are unchanged
         self.monitor, self.mode = monitor, mode
         self.best_metric = MaxMetric() if mode == "max" else MinMetric()
         self.finetune = {

@@ -75,6 +75,7 @@ def load_model(path: str | Path, trusted: bool = False):
     backbone = hparams["model"].get("backbone")
     if backbone:  # the weights come from the checkpoint, not from a hub or package
         hparams["model"]["backbone"] = {**backbone, "pretrained": False, "weights": None}
+    hparams["model"]["compile"] = False  # evaluation, prediction and export run eagerly
     task = TASKS[meta["task"]](**hparams)
     task.load_state_dict(checkpoint["state_dict"])
     task.run_config = meta.get("config", {})
