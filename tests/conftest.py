@@ -162,3 +162,42 @@ def detection_overfit_root(tmp_path_factory) -> Path:
     shutil.copy(root / "annotations/train.json", root / "annotations/val.json")
     shutil.copytree(root / "images/train", root / "images/val")
     return root
+
+
+def pycocotools_map(preds: list[dict], targets: list[dict]) -> tuple[float, float, float]:
+    """(mAP@[.5:.95], mAP50, mAP75) of xyxy `preds`/`targets` tensors by pycocotools itself."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    def xywh(b):
+        return [b[0], b[1], b[2] - b[0], b[3] - b[1]]
+
+    images, annotations, results = [], [], []
+    for image_id, (p, t) in enumerate(zip(preds, targets, strict=True)):
+        images.append({"id": image_id, "width": 1000, "height": 1000})
+        for b, c in zip(t["boxes"].tolist(), t["labels"].tolist(), strict=True):
+            annotations.append({
+                "id": len(annotations) + 1, "image_id": image_id, "category_id": c,
+                "bbox": xywh(b), "area": (b[2] - b[0]) * (b[3] - b[1]), "iscrowd": 0,
+            })  # fmt: skip
+        for b, c, s in zip(
+            p["boxes"].tolist(), p["labels"].tolist(), p["scores"].tolist(), strict=True
+        ):
+            results.append({"image_id": image_id, "category_id": c, "score": s, "bbox": xywh(b)})
+    classes = sorted({a["category_id"] for a in annotations} | {r["category_id"] for r in results})
+    gt = COCO()
+    gt.dataset = {
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": c} for c in classes],
+    }
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt.createIndex()
+        evaluator = COCOeval(gt, gt.loadRes(results), "bbox")
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return tuple(float(v) for v in evaluator.stats[:3])

@@ -43,10 +43,16 @@ def test_in_order_mapping_refuses_a_mismatch():
         map_state_dict_in_order(shuffled, "tf_efficientnet_lite0")
 
 
-def test_local_weights_file(tmp_path):
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_local_weights_file(tmp_path, suffix):
+    from safetensors.torch import save_file
+
     reference = timm.create_model("resnet18", num_classes=0)
-    path = tmp_path / "resnet18.pth"
-    torch.save(reference.state_dict(), path)
+    path = tmp_path / f"resnet18{suffix}"
+    if suffix == ".pth":
+        torch.save(reference.state_dict(), path)
+    else:
+        save_file(reference.state_dict(), str(path))
     loaded = create_backbone("resnet18", weights=str(path), num_classes=0)
     for key, value in reference.state_dict().items():
         assert torch.equal(value, loaded.state_dict()[key])

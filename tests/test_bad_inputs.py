@@ -353,6 +353,15 @@ def segmentation_module(root: Path) -> SegmentationDataModule:
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("how", ["truncated", "not_an_image"])
+def test_unreadable_image_of_a_mask_dataset_is_named_and_skipped(tmp_path, how):
+    _mask_dataset(tmp_path, ["a", "b"])
+    _break(tmp_path / "images/train/b.png", how)
+    module = segmentation_module(tmp_path)
+    assert "cannot read image" in problems(module)["images/train/b.png"][0]
+    assert module.report.splits["train"]["usable"] == 1
+
+
 def test_mask_of_another_size_is_named_with_its_image_and_skipped(tmp_path):
     _mask_dataset(tmp_path, ["a", "b"])
     Image.fromarray(np.zeros((20, 32), np.uint8)).save(tmp_path / "masks/train/b.png")

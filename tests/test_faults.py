@@ -133,10 +133,9 @@ def test_a_killed_run_resumes_to_the_same_result_and_can_train_longer(tmp_path, 
     assert not (killed / "results.json").exists(), "the run finished before it was killed"
 
     _run([sys.executable, "train.py", f"resume={killed}"])
-    expected = json.loads((straight / "results.json").read_text())["metrics"]
-    assert json.loads((killed / "results.json").read_text())["metrics"] == pytest.approx(
-        expected, abs=1e-6
-    )
+    results = [json.loads((d / "results.json").read_text())["metrics"] for d in (straight, killed)]
+    quality = [{k: v for k, v in r.items() if "img_per_s" not in k} for r in results]  # not speed
+    assert quality[1] == pytest.approx(quality[0], abs=1e-6)
     weights = [
         read_checkpoint(d / "checkpoints/last.ckpt")["state_dict"] for d in (straight, killed)
     ]

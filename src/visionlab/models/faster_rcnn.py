@@ -17,6 +17,7 @@ from torchvision.ops.poolers import _convert_to_roi_format, _filter_input, _setu
 
 from visionlab.models.backbones import create_backbone
 from visionlab.models.freezing import FreezableBackbone
+from visionlab.ops import scratch
 
 
 class TimmFPN(nn.Module):
@@ -41,6 +42,8 @@ class MultiScaleRoIPool(MultiScaleRoIAlign):
     """Fast R-CNN's RoI max pooling (quantised bins) on the FPN level each box maps to;
     the same level assignment as `MultiScaleRoIAlign`, which samples bins bilinearly."""
 
+    pool = staticmethod(roi_pool)
+
     def forward(self, x, boxes, image_shapes):
         features = _filter_input(x, self.featmap_names)
         if self.scales is None or self.map_levels is None:
@@ -52,12 +55,22 @@ class MultiScaleRoIPool(MultiScaleRoIAlign):
         result = features[0].new_zeros((len(rois), features[0].shape[1], *self.output_size))
         for level, (feature, scale) in enumerate(zip(features, self.scales, strict=True)):
             index = torch.where(levels == level)[0]
-            pooled = roi_pool(feature, rois[index], self.output_size, spatial_scale=scale)
+            pooled = self.pool(feature, rois[index], self.output_size, spatial_scale=scale)
             result[index] = pooled.to(result.dtype)
         return result
 
 
-ROI_POOLS = {"roi_align": MultiScaleRoIAlign, "roi_pool": MultiScaleRoIPool}
+class ScratchMultiScaleRoIPool(MultiScaleRoIPool):
+    """The same, with the from-scratch RoI max pooling of `visionlab.ops.scratch`."""
+
+    pool = staticmethod(scratch.roi_pool)
+
+
+ROI_POOLS = {
+    "roi_align": MultiScaleRoIAlign,
+    "roi_pool": MultiScaleRoIPool,
+    "roi_pool_scratch": ScratchMultiScaleRoIPool,
+}
 
 
 class TimmDetector(FreezableBackbone):

@@ -10,6 +10,8 @@ same units, then a one-hot class.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torchvision.ops import batched_nms
 
@@ -72,11 +74,13 @@ def decode_yolo(
     score_threshold: float = 0.05,
     iou_threshold: float = 0.5,
     max_detections: int = 100,
+    nms: Callable = batched_nms,
 ) -> list[dict[str, torch.Tensor]]:
     """`(N, S, S, 5B + C)` -> per image `{boxes (pixel xyxy), scores, labels}`.
 
     The class-specific score of a box is P(class | object) x confidence; boxes under
-    `score_threshold` are dropped, then NMS runs per class (`torchvision.ops.batched_nms`).
+    `score_threshold` are dropped, then NMS runs per class (`nms`: torchvision's
+    `batched_nms`, or `visionlab.ops.batched_nms_op(...)`).
     """
     n, s = output.shape[:2]
     b = boxes_per_cell
@@ -96,7 +100,7 @@ def decode_yolo(
         kept_boxes[:, 0::2] = kept_boxes[:, 0::2].clamp(0, width)
         kept_boxes[:, 1::2] = kept_boxes[:, 1::2].clamp(0, height)
         kept_scores = flat_scores[index]
-        order = batched_nms(kept_boxes, kept_scores, labels, iou_threshold)[:max_detections]
+        order = nms(kept_boxes, kept_scores, labels, iou_threshold)[:max_detections]
         results.append(
             {"boxes": kept_boxes[order], "scores": kept_scores[order], "labels": labels[order]}
         )

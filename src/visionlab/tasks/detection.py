@@ -12,6 +12,7 @@ from lightning.pytorch.loggers import WandbLogger
 from visionlab.losses import YoloV1Loss
 from visionlab.metrics import ShardedMeanAveragePrecision
 from visionlab.models.faster_rcnn import TimmDetector, loss_mode
+from visionlab.ops import batched_nms_op
 from visionlab.ops.boxes import encode_yolo_targets
 from visionlab.tasks.base import VisionTask
 from visionlab.utils.loggers import log_wandb_boxes, save_and_log_table
@@ -54,10 +55,13 @@ class DetectionTask(VisionTask):
         score_threshold: float = 0.05,
         nms_iou: float = 0.5,
         plot_every_n_epochs: int = 5,
+        ops: dict | None = None,
         **task_args,
     ) -> None:
+        """`ops`: `{nms, iou}` implementations for YOLOv1's decoding (`visionlab.ops`)."""
         super().__init__(**task_args)
         self.save_hyperparameters()
+        self.nms = batched_nms_op(**(ops or {}))
         self.yolo_loss = None
         if not isinstance(self.model, TimmDetector):
             self.yolo_loss = YoloV1Loss(self.model.b, **(loss or {}))
@@ -100,6 +104,7 @@ class DetectionTask(VisionTask):
                 size,
                 score_threshold=self.hparams.score_threshold,
                 iou_threshold=self.hparams.nms_iou,
+                nms=self.nms,
             )
         self._log_terms(losses, len(images))
         return losses["loss"], preds, targets
@@ -242,4 +247,5 @@ class DetectionTask(VisionTask):
             size,
             score_threshold=self.hparams.score_threshold,
             iou_threshold=self.hparams.nms_iou,
+            nms=self.nms,
         )
