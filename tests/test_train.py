@@ -183,3 +183,14 @@ def test_top5_accuracy_with_five_or_more_classes():
     six.val_metrics.update(logits, torch.zeros(4, dtype=torch.int64))
     values = six.val_metrics.compute()
     assert values["val/acc_top5"] == 1.0 and values["val/acc"] == 0.0
+
+
+def test_training_curves_plot_quality_metrics_not_throughput(tmp_path):
+    from visionlab.utils.plots import training_curves_figure
+
+    rows = ["epoch,train/loss_epoch,val/loss,val/acc,val/img_per_s,train/img_per_s"]
+    rows += [f"{e},{1 - e / 10},{1 - e / 20},{0.5 + e / 10},{200 + e},{50 + e}" for e in range(3)]
+    (tmp_path / "metrics.csv").write_text("\n".join(rows) + "\n")
+    fig = training_curves_figure(tmp_path / "metrics.csv")
+    labels = [line.get_label() for line in fig.axes[1].get_lines()]
+    assert labels == ["val/acc"]

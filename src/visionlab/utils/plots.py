@@ -68,7 +68,9 @@ def training_curves_figure(metrics_csv: Path) -> plt.Figure | None:
         return None
     last = max(trained)  # later rows come from the final validate/test of the best checkpoint
     series = {k: {e: v for e, v in s.items() if e <= last} for k, s in series.items()}
-    others = sorted(k for k in series if "loss" not in k and not k.endswith("_best"))
+    others = sorted(
+        k for k in series if "loss" not in k and not k.endswith(("_best", "img_per_s"))
+    )  # quality metrics only: throughput has its own scale
     fig, axes = plt.subplots(1, 2 if others else 1, figsize=(11 if others else 5.5, 4), dpi=110)
     axes = np.atleast_1d(axes)
     for key, label in (("train/loss_epoch", "train"), ("val/loss", "val")):
