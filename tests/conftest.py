@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
@@ -150,6 +151,23 @@ def detection_roots(tmp_path_factory) -> dict[str, Path]:
     return roots
 
 
+def detection_overfit_overrides(root: Path, epochs: int) -> list[str]:
+    """Overrides that train on `detection_overfit_root` for `epochs` and validate once."""
+    return [
+        "data=coco",
+        f"data.root={root}",
+        "data.image_size=224",
+        "data.augment=none",
+        "data.batch_size=4",
+        "task.scheduler.name=none",
+        f"trainer.max_epochs={epochs}",
+        f"trainer.check_val_every_n_epoch={epochs}",
+        "callbacks.early_stopping=null",
+        "task.plot_every_n_epochs=1000",
+        "test=false",
+    ]
+
+
 @pytest.fixture(scope="session")
 def detection_overfit_root(tmp_path_factory) -> Path:
     """Four 224 px shapes scenes (COCO, RLE instance masks) whose val split is the train split."""
@@ -201,3 +219,32 @@ def pycocotools_map(preds: list[dict], targets: list[dict]) -> tuple[float, floa
         evaluator.accumulate()
         evaluator.summarize()
     return tuple(float(v) for v in evaluator.stats[:3])
+
+
+def random_boxes(n: int, generator: torch.Generator, size: float = 100.0) -> torch.Tensor:
+    """`n` valid xyxy boxes with corners inside `size` x `size` (plus their extent)."""
+    xy = torch.rand(n, 2, generator=generator) * size
+    return torch.cat([xy, xy + 1 + torch.rand(n, 2, generator=generator) * size / 2], dim=1)
+
+
+def random_detections(n_images: int, seed: int = 0) -> tuple[list[dict], list[dict]]:
+    """Ground truth and imperfect predictions (jittered true boxes plus false positives)."""
+    generator = torch.Generator().manual_seed(seed)
+    preds, targets = [], []
+    for _ in range(n_images):
+        n = int(torch.randint(1, 6, (1,), generator=generator))
+        boxes = random_boxes(n, generator)
+        labels = torch.randint(0, 3, (n,), generator=generator)
+        noisy = boxes + torch.randn(n, 4, generator=generator) * 4
+        noisy = torch.cat(
+            [torch.minimum(noisy[:, :2], noisy[:, 2:]), torch.maximum(noisy[:, :2], noisy[:, 2:])],
+            1,
+        )
+        extra = random_boxes(3, generator)
+        preds.append({
+            "boxes": torch.cat([noisy, extra]),
+            "scores": torch.rand(n + 3, generator=generator),
+            "labels": torch.cat([labels, torch.randint(0, 3, (3,), generator=generator)]),
+        })  # fmt: skip
+        targets.append({"boxes": boxes, "labels": labels})
+    return preds, targets

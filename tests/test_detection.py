@@ -13,6 +13,8 @@ from visionlab.cli.train import train
 from visionlab.data.sources import read_coco, read_csv_boxes, read_voc, read_yolo
 from visionlab.models.faster_rcnn import FasterRCNNDetector, loss_mode
 
+from .conftest import detection_overfit_overrides
+
 
 def _by_name(index):
     return {
@@ -228,17 +230,7 @@ def test_overfitting_a_few_images_reaches_map50_above_0_9(
     cfg = make_cfg(
         "task=detect",
         f"model={model}",
-        "data=coco",
-        f"data.root={detection_overfit_root}",
-        "data.image_size=224",
-        "data.augment=none",
-        "data.batch_size=4",
         *optimizer,
-        "task.scheduler.name=none",
-        f"trainer.max_epochs={epochs}",
-        f"trainer.check_val_every_n_epoch={epochs}",
-        "callbacks.early_stopping=null",
-        "task.plot_every_n_epochs=1000",
-        "test=false",
+        *detection_overfit_overrides(detection_overfit_root, epochs),
     )
     assert train(cfg) > 0.9

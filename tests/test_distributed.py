@@ -15,7 +15,7 @@ import torch.multiprocessing as mp
 from visionlab.cli.train import train
 from visionlab.tasks.detection import _map_metric
 
-from .conftest import FAST, REPO
+from .conftest import FAST, REPO, random_detections
 
 TASKS = {
     "classify": ("val/acc", []),
@@ -51,29 +51,9 @@ def test_ddp_metrics_equal_single_process_metrics(tmp_path, data_dir, task):
     assert 0.0 <= single[key] <= 1.0  # detection: near 0 this early; see the sharded mAP test
 
 
-def _detections(n_images: int, seed: int = 0) -> tuple[list[dict], list[dict]]:
-    """Ground truth and imperfect predictions: jittered true boxes plus false positives."""
-    g = torch.Generator().manual_seed(seed)
-    preds, targets = [], []
-    for _ in range(n_images):
-        n = int(torch.randint(1, 5, (1,), generator=g))
-        xy = torch.rand(n, 2, generator=g) * 60
-        boxes = torch.cat([xy, xy + 10 + torch.rand(n, 2, generator=g) * 30], dim=1)
-        labels = torch.randint(0, 3, (n,), generator=g)
-        noisy = boxes + torch.randn(n, 4, generator=g) * 3
-        false = torch.rand(2, 2, generator=g) * 60
-        preds.append({
-            "boxes": torch.cat([noisy, torch.cat([false, false + 15], dim=1)]),
-            "scores": torch.rand(n + 2, generator=g),
-            "labels": torch.cat([labels, torch.randint(0, 3, (2,), generator=g)]),
-        })  # fmt: skip
-        targets.append({"boxes": boxes, "labels": labels})
-    return preds, targets
-
-
 def _sharded_map(rank: int, world: int, port: int, out: str) -> None:
     dist.init_process_group("gloo", f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
-    preds, targets = _detections(21)
+    preds, targets = random_detections(21)
     shard = range(0, 11) if rank == 0 else range(11, 21)  # uneven, as evaluation shards are
     metric = _map_metric()
     metric.update([preds[i] for i in shard], [targets[i] for i in shard])
@@ -87,7 +67,7 @@ def test_sharded_map_over_uneven_ranks_equals_one_process(tmp_path):
     out = tmp_path / "map.pt"
     port = 29500 + int(torch.randint(0, 1000, (1,)))
     mp.spawn(_sharded_map, args=(2, port, str(out)), nprocs=2)
-    preds, targets = _detections(21)
+    preds, targets = random_detections(21)
     single = _map_metric()
     single.update(preds, targets)
     expected = single.compute()

@@ -15,6 +15,8 @@ from visionlab.cli.train import train
 from visionlab.data import InstanceDataModule
 from visionlab.data.masks import coco_instance_mask, coco_rle
 
+from .conftest import detection_overfit_overrides
+
 FAST_INSTANCE = ["task=instance", "data.image_size=96", "++data.options.image_size=96"]
 
 
@@ -85,18 +87,5 @@ def test_predict_writes_instance_masks_in_original_size(make_cfg, tmp_path):
 
 @pytest.mark.slow  # about 3 minutes on 2 CPU cores
 def test_overfitting_a_few_images_reaches_mask_map50_above_0_8(make_cfg, detection_overfit_root):
-    cfg = make_cfg(
-        "task=instance",
-        "data=coco",
-        f"data.root={detection_overfit_root}",
-        "data.image_size=224",
-        "data.augment=none",
-        "data.batch_size=4",
-        "task.scheduler.name=none",
-        "trainer.max_epochs=30",
-        "trainer.check_val_every_n_epoch=30",
-        "callbacks.early_stopping=null",
-        "task.plot_every_n_epochs=1000",
-        "test=false",
-    )
+    cfg = make_cfg("task=instance", *detection_overfit_overrides(detection_overfit_root, 30))
     assert train(cfg) > 0.8

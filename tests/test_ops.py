@@ -10,23 +10,20 @@ from torchmetrics.detection import MeanAveragePrecision
 
 from visionlab.ops import scratch
 
-
-def _boxes(n: int, generator: torch.Generator, size: float = 100.0) -> torch.Tensor:
-    xy = torch.rand(n, 2, generator=generator) * size
-    return torch.cat([xy, xy + 1 + torch.rand(n, 2, generator=generator) * size / 2], dim=1)
+from .conftest import random_boxes, random_detections
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_iou_equals_torchvision(seed):
     g = torch.Generator().manual_seed(seed)
-    a, b = _boxes(40, g), _boxes(30, g)
+    a, b = random_boxes(40, g), random_boxes(30, g)
     torch.testing.assert_close(scratch.box_iou(a, b), tv.box_iou(a, b), rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("seed", range(5))
 def test_greedy_nms_keeps_what_torchvision_keeps(seed):
     g = torch.Generator().manual_seed(seed)
-    boxes, scores = _boxes(200, g), torch.rand(200, generator=g)  # no ties
+    boxes, scores = random_boxes(200, g), torch.rand(200, generator=g)  # no ties
     classes = torch.randint(0, 4, (200,), generator=g)
     for threshold in (0.3, 0.5, 0.7):
         assert torch.equal(scratch.nms(boxes, scores, threshold), tv.nms(boxes, scores, threshold))
@@ -40,32 +37,11 @@ def test_greedy_nms_keeps_what_torchvision_keeps(seed):
 def test_roi_pool_equals_torchvision(scale):
     g = torch.Generator().manual_seed(0)
     features = torch.randn(2, 3, 24, 32, generator=g)
-    boxes = _boxes(12, g, size=1 / scale * 20)
+    boxes = random_boxes(12, g, size=1 / scale * 20)
     rois = torch.cat([torch.randint(0, 2, (12, 1), generator=g).float(), boxes], dim=1)
     for size in (2, (3, 5), 7):
         expected = tv.roi_pool(features, rois, size, spatial_scale=scale)
         assert torch.equal(scratch.roi_pool(features, rois, size, scale), expected)
-
-
-def _detections(n_images: int, generator: torch.Generator) -> tuple[list[dict], list[dict]]:
-    preds, targets = [], []
-    for _ in range(n_images):
-        n = int(torch.randint(1, 6, (1,), generator=generator))
-        boxes = _boxes(n, generator)
-        labels = torch.randint(0, 3, (n,), generator=generator)
-        noisy = boxes + torch.randn(n, 4, generator=generator) * 4
-        noisy = torch.cat(
-            [torch.minimum(noisy[:, :2], noisy[:, 2:]), torch.maximum(noisy[:, :2], noisy[:, 2:])],
-            1,
-        )
-        extra = _boxes(3, generator)
-        preds.append({
-            "boxes": torch.cat([noisy, extra]),
-            "scores": torch.rand(n + 3, generator=generator),
-            "labels": torch.cat([labels, torch.randint(0, 3, (3,), generator=generator)]),
-        })  # fmt: skip
-        targets.append({"boxes": boxes, "labels": labels})
-    return preds, targets
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -76,7 +52,7 @@ def test_coco_map_equals_pycocotools_and_torchmetrics(seed):
     pytest.importorskip("pycocotools")
     from .conftest import pycocotools_map
 
-    preds, targets = _detections(15, torch.Generator().manual_seed(seed))
+    preds, targets = random_detections(15, seed)
     coco_map, coco_map50, _ = pycocotools_map(preds, targets)
     map50 = scratch.mean_average_precision(preds, targets, (0.5,), "coco")
     coco = scratch.mean_average_precision(preds, targets, tuple(np.linspace(0.5, 0.95, 10)))

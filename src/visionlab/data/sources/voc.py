@@ -94,8 +94,8 @@ def read_voc(
                 labels.append(class_to_idx[name])
         try:
             width, height = wh or image_size(path)
-        except DataError as err:
-            skipped.append((str(path), f"skipped: {err}".replace(f"{path}: ", "", 1)))
+        except DataError:  # unreadable: left to the data check, which reports and skips it
+            samples[stem] = DetectionSample.create(path, [], [])
             continue
         kept, positions, problems = clean_boxes(boxes, labels, width, height, str(xml_path))
         skipped += problems

@@ -88,8 +88,8 @@ def read_yolo(
                 skipped += [(str(label), p) for p in problems]
                 try:
                     width, height = image_size(path)
-                except DataError as err:
-                    skipped.append((str(path), f"skipped: {err}".replace(f"{path}: ", "", 1)))
+                except DataError:  # unreadable: left to the data check to report and skip
+                    samples.append(DetectionSample.create(path, [], []))
                     continue
                 cx, cy, w, h = (cxcywh * [width, height, width, height]).T
                 boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
