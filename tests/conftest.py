@@ -151,20 +151,27 @@ def detection_roots(tmp_path_factory) -> dict[str, Path]:
     return roots
 
 
-def detection_overfit_overrides(root: Path, epochs: int) -> list[str]:
-    """Overrides that train on `detection_overfit_root` for `epochs` and validate once."""
+def overfit_overrides(epochs: int) -> list[str]:
+    """Train a few images for `epochs` at a constant LR and validate once, at the end."""
     return [
-        "data=coco",
-        f"data.root={root}",
-        "data.image_size=224",
-        "data.augment=none",
-        "data.batch_size=4",
         "task.scheduler.name=none",
         f"trainer.max_epochs={epochs}",
         f"trainer.check_val_every_n_epoch={epochs}",
         "callbacks.early_stopping=null",
         "task.plot_every_n_epochs=1000",
         "test=false",
+    ]
+
+
+def detection_overfit_overrides(root: Path, epochs: int) -> list[str]:
+    """`overfit_overrides` on the images of `detection_overfit_root`."""
+    return [
+        "data=coco",
+        f"data.root={root}",
+        "data.image_size=224",
+        "data.augment=none",
+        "data.batch_size=4",
+        *overfit_overrides(epochs),
     ]
 
 

@@ -22,7 +22,7 @@ from visionlab.data.shapes import CLASS_NAMES, write_segmentation
 from visionlab.metrics import segmentation_scores
 from visionlab.utils.checkpoint import read_checkpoint
 
-from .conftest import CONF_DIR
+from .conftest import CONF_DIR, overfit_overrides
 
 SEGMENT_MODELS = sorted(
     p.stem for p in (CONF_DIR / "model").glob("*.yaml") if "segment" in p.read_text()
@@ -136,12 +136,7 @@ def test_overfitting_a_few_images_reaches_miou_above_0_9(make_cfg, overfit_root,
         "data.batch_size=4",
         "task.loss.kind=ce_dice",  # Dice pulls up the smallest class (triangles) sooner
         "task.optimizer.lr=1e-2",
-        "task.scheduler.name=none",
-        f"trainer.max_epochs={epochs}",
-        f"trainer.check_val_every_n_epoch={epochs}",
-        "callbacks.early_stopping=null",
-        "task.plot_every_n_epochs=1000",
-        "test=false",
+        *overfit_overrides(epochs),
     )
     assert train(cfg) > 0.9
 
