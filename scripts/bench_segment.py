@@ -5,8 +5,9 @@ with the same model, and inference img/s of each, in one command.
 
 Data: ../shared/data/camvid when present (`experiment=camvid`: 320 px training crops,
 480 px evaluation frames), else the embedded shapes scenes. Training runs `--batches`
-batches per epoch for two epochs; the second epoch is reported. Inference times the model's
-forward pass and argmax on a batch of evaluation images.
+batches per epoch for `--epochs` epochs; epochs after the first (a warm-up) are averaged.
+Inference times the model's forward pass and argmax on a batch of evaluation images; also
+data-loader img/s and peak memory.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pathlib import Path
 import torch
 from benchlib import (
     inference_speed,
+    loader_speed,
+    model_report,
     plain_segmentation_loop,
     probe,
     short_training_overrides,
@@ -41,8 +44,10 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=CAMVID)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--batches", type=int, default=8, help="training batches per epoch")
+    parser.add_argument("--epochs", type=int, default=3, help="the first is a warm-up")
     parser.add_argument("--repeats", type=int, default=5, help="timed inference batches")
     parser.add_argument("--num-workers", type=int, default=2)
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "bench_segment.json")
     args = parser.parse_args()
@@ -61,13 +66,13 @@ def main() -> None:
         "models": {},
     }
     with tempfile.TemporaryDirectory() as tmp:
-        for model in MODELS:
+        for model in args.models:
             overrides = [
                 *data,
                 f"model={model}",
                 "task.loss.class_weights=null",
                 *short_training_overrides(
-                    args.batch_size, args.num_workers, args.batches, args.device
+                    args.batch_size, args.num_workers, args.batches, args.device, args.epochs
                 ),
             ]
             cfg, datamodule = probe(overrides, Path(tmp) / f"{model}-probe")
@@ -77,24 +82,19 @@ def main() -> None:
             infer = inference_speed(
                 lambda x, task=task: task(x).argmax(1), images.to(args.device), args.repeats
             )
+            feed = loader_speed(datamodule, batches=args.batches)
             plain = plain_segmentation_loop(
                 datamodule,
                 OmegaConf.to_container(cfg.model, resolve=True),
                 cfg.task.optimizer.lr,
-                epochs=2,
+                epochs=args.epochs,
                 max_batches=args.batches,
                 device=args.device,
             )
             framework = visionlab_run(overrides, Path(tmp) / model)
-            result["models"][model] = {
-                "parameters_m": round(sum(p.numel() for p in task.parameters()) / 1e6, 2),
-                "train_image_size": cfg.data.image_size,
-                "eval_image_size": list(images.shape[-2:]),
-                "inference_img_per_s": round(infer, 2),
-                "plain_train_img_per_s": round(plain[-1], 2),
-                "visionlab_train_img_per_s": round(framework[-1], 2),
-                "train_ratio": round(framework[-1] / plain[-1], 3),
-            }
+            result["models"][model] = model_report(
+                task, cfg.data.image_size, infer, feed, plain, framework, args.device
+            ) | {"eval_image_size": list(images.shape[-2:])}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

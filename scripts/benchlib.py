@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import itertools
+import resource
+import statistics
 import time
 from pathlib import Path
 
@@ -25,13 +28,17 @@ from visionlab.tasks.optim import parameter_groups
 from visionlab.utils.config import compose_config, fill_preprocessing
 
 
-def short_training_overrides(batch_size: int, num_workers: int, batches: int, device: str):
-    """Config overrides for a two-epoch, `batches`-per-epoch training run on `device` with no
-    validation or test: what the speed benchmarks time."""
+def short_training_overrides(
+    batch_size: int, num_workers: int, batches: int, device: str, epochs: int = 3
+):
+    """Config overrides for an `epochs`-epoch, `batches`-per-epoch training run on `device`
+    with no validation or test: what the speed benchmarks time. Seed 0, as the plain loops, so
+    both start from the same weights."""
     return [
+        "seed=0",
         f"data.batch_size={batch_size}",
         f"data.num_workers={num_workers}",
-        "trainer.max_epochs=2",
+        f"trainer.max_epochs={epochs}",
         f"trainer.limit_train_batches={batches}",
         "trainer.limit_val_batches=0",
         "trainer.num_sanity_val_steps=0",
@@ -72,8 +79,10 @@ def plain_classification_loop(
     epochs: int,
     device: str = "cpu",
     bf16: bool = False,
+    max_batches: int | None = None,
 ) -> list[float]:
-    """Train with a hand-written loop; return img/s per epoch."""
+    """Train with a hand-written loop (at most `max_batches` batches per epoch); return img/s
+    per epoch."""
     L.seed_everything(0)
     loader = train_loader(datamodule)
     memory_format = (
@@ -90,7 +99,9 @@ def plain_classification_loop(
     for _ in range(epochs):
         start = end = time.perf_counter()
         seen = 0
-        for images, labels in loader:
+        for i, (images, labels) in enumerate(loader):
+            if i == max_batches:
+                break
             images = images.to(device, non_blocking=True).contiguous(memory_format=memory_format)
             labels = labels.to(device, non_blocking=True)
             with autocast:
@@ -205,14 +216,61 @@ def inference_speed(predict, images: torch.Tensor, repeats: int) -> float:
 
 def loader_speed(datamodule: VisionDataModule, batches: int, warmup: int = 5) -> float:
     """Images per second the train loader delivers with no model attached, after `warmup`
-    batches (worker start-up) are discarded."""
-    loader = iter(train_loader(datamodule))
+    batches (worker start-up) are discarded; the loader restarts when an epoch runs out."""
+    loader = itertools.chain.from_iterable(itertools.repeat(train_loader(datamodule)))
     for _ in range(warmup):
         next(loader)
     start, seen = time.perf_counter(), 0
     for _ in range(batches):
         seen += len(next(loader)[0])
     return seen / (time.perf_counter() - start)
+
+
+def steady(speeds: list[float]) -> float:
+    """The mean img/s over the epochs after the first (a warm-up)."""
+    return statistics.mean(speeds[1:] or speeds)
+
+
+def training_speeds(plain: list[float], framework: list[float]) -> dict:
+    """Plain-loop and visionlab steady img/s, their ratio, and the img/s of every epoch."""
+    plain_speed, framework_speed = steady(plain), steady(framework)
+    return {
+        "plain_train_img_per_s": round(plain_speed, 2),
+        "visionlab_train_img_per_s": round(framework_speed, 2),
+        "train_ratio": round(framework_speed / plain_speed, 3),
+        "per_epoch": {
+            "plain": [round(v, 2) for v in plain],
+            "visionlab": [round(v, 2) for v in framework],
+        },
+    }
+
+
+def model_report(
+    task: torch.nn.Module,
+    image_size: int,
+    inference: float,
+    loader: float,
+    plain: list[float],
+    framework: list[float],
+    device: str,
+) -> dict:
+    """One model's row of a speed benchmark (img/s rounded to 2 decimals)."""
+    return {
+        "parameters_m": round(sum(p.numel() for p in task.parameters()) / 1e6, 2),
+        "train_image_size": image_size,
+        "inference_img_per_s": round(inference, 2),
+        "loader_img_per_s": round(loader, 2),
+        **training_speeds(plain, framework),
+        "peak_memory_mib": peak_memory_mib(device),
+    }
+
+
+def peak_memory_mib(device: str) -> float:
+    """This process's peak memory so far, in MiB: what torch allocated on the GPU for `cuda`,
+    the resident set size (data-loader workers not included) for `cpu`."""
+    if device == "cuda":
+        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def visionlab_run(overrides: list[str], run_dir: Path) -> list[float]:

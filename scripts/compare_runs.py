@@ -1,4 +1,4 @@
-"""Compare the runs of a multirun folder: python scripts/compare_runs.py logs/<task>/multirun-<time>
+"""Compare the runs of a multirun folder: python scripts/compare_runs.py logs/multirun/<time>
 
 Writes comparison.md, comparison.csv and comparison.png into the folder (train.py -m does this
 by itself when the sweep ends) and prints the table.

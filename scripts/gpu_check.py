@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import benchlib
 import torch
 from benchlib import loader_speed, plain_classification_loop, visionlab_run
 from omegaconf import OmegaConf
@@ -30,8 +30,7 @@ REPO = config_dir().parent
 
 
 def steady(speeds: list[float]) -> float:
-    """Mean over epochs after the first (warm-up)."""
-    return round(statistics.mean(speeds[1:] or speeds), 1)
+    return round(benchlib.steady(speeds), 1)
 
 
 def measure(run, *args) -> tuple[list[float], float]:

@@ -111,7 +111,7 @@ def test_yolo_background_images_and_orphan_labels(detection_roots, tmp_path):
 
 def test_map_equals_pycocotools():
     pytest.importorskip("pycocotools.cocoeval")
-    from visionlab.tasks.detection import _map_metric
+    from visionlab.tasks.detection import map_metric
 
     from .conftest import pycocotools_map
 
@@ -127,14 +127,14 @@ def test_map_equals_pycocotools():
         preds.append({"boxes": torch.tensor(noisy).float(), "scores": scores, "labels": labels})
         targets.append({"boxes": torch.tensor(boxes).float(), "labels": labels})
     expected = pycocotools_map(preds, targets)
-    metric = _map_metric()
+    metric = map_metric()
     metric.update(preds, targets)
     ours = metric.compute()
     for key, value in zip(("map", "map_50", "map_75"), expected, strict=True):
         assert ours[key].item() == pytest.approx(value, abs=1e-4)
 
 
-@pytest.mark.parametrize("model", ["yolov1", "faster_rcnn"])
+@pytest.mark.parametrize("model", ["yolov1", "faster_rcnn", "sliding_window"])
 @pytest.mark.parametrize("source", ["shapes", "coco", "voc", "yolo", "csv_boxes"])
 def test_fast_dev_run(make_cfg, detection_roots, model, source):
     data = [] if source == "shapes" else [f"data={source}", f"data.root={detection_roots[source]}"]

@@ -13,7 +13,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from visionlab.cli.train import train
-from visionlab.tasks.detection import _map_metric
+from visionlab.tasks.detection import map_metric
 
 from .conftest import FAST, REPO, random_detections
 
@@ -55,7 +55,7 @@ def _sharded_map(rank: int, world: int, port: int, out: str) -> None:
     dist.init_process_group("gloo", f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     preds, targets = random_detections(21)
     shard = range(0, 11) if rank == 0 else range(11, 21)  # uneven, as evaluation shards are
-    metric = _map_metric()
+    metric = map_metric()
     metric.update([preds[i] for i in shard], [targets[i] for i in shard])
     result = metric.compute()
     if rank == 0:
@@ -68,7 +68,7 @@ def test_sharded_map_over_uneven_ranks_equals_one_process(tmp_path):
     port = 29500 + int(torch.randint(0, 1000, (1,)))
     mp.spawn(_sharded_map, args=(2, port, str(out)), nprocs=2)
     preds, targets = random_detections(21)
-    single = _map_metric()
+    single = map_metric()
     single.update(preds, targets)
     expected = single.compute()
     sharded = torch.load(out)

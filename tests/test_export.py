@@ -9,11 +9,13 @@ import pytest
 
 from visionlab.cli.export import export
 from visionlab.cli.train import train
+from visionlab.export import ONE_IMAGE
 
 MODELS = {
     "efficientnet_lite0": [],
     "yolov1": ["task=detect", "model=yolov1"],
     "faster_rcnn": ["task=detect", "model=faster_rcnn"],
+    "sliding_window": ["task=detect", "model=sliding_window"],
     "mask_rcnn": ["task=instance", "data.image_size=96"],
     "unet": ["task=segment", "model=unet"],
     "fcn8s": ["task=segment", "model=fcn8s"],
@@ -48,4 +50,4 @@ def test_export_matches_eager(make_cfg, checkpoints, model, fmt):
     path = export(cfg)
     info = json.loads(path.with_name(path.name + ".json").read_text())
     assert info["max_abs_difference"] <= 1e-4
-    assert info["input"]["images"][0] == (1 if "rcnn" in model else -1)
+    assert info["input"]["images"][0] == (1 if model in ONE_IMAGE else -1)

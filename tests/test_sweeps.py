@@ -16,10 +16,12 @@ from .conftest import FAST, REPO
 SHORT = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "test=false"]
 
 
-def _multirun(sweep_dir: Path, data_dir: Path, *overrides: str) -> str:
+def _multirun(sweep_dir: Path | None, data_dir: Path, *overrides: str) -> str:
+    """`train.py -m`; without `sweep_dir`, Hydra picks the sweep folder from the config."""
+    sweep = [f"hydra.sweep.dir={sweep_dir}"] if sweep_dir else []
     command = [
         sys.executable, "train.py", "-m", *FAST, *SHORT, f"paths.data_dir={data_dir}",
-        f"hydra.sweep.dir={sweep_dir}", *overrides,
+        *sweep, *overrides,
     ]  # fmt: skip
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -42,6 +44,12 @@ def test_grid_multirun_writes_a_folder_per_job_and_the_comparison(tmp_path, data
     assert all(float(r["train img/s"]) > 0 and int(r["params"]) > 1e6 for r in rows)
     assert "| task.optimizer.lr |" in (sweep / "comparison.md").read_text()
     assert (sweep / "comparison.png").stat().st_size > 5000
+
+
+def test_the_default_sweep_folder_is_under_the_log_dir(tmp_path, data_dir):
+    _multirun(None, data_dir, f"paths.log_dir={tmp_path}", "seed=1,2")
+    (sweep,) = (tmp_path / "multirun").iterdir()
+    assert [r["seed"] for r in _comparison(sweep)] == ["1", "2"]
 
 
 def test_optuna_sweep_reports_the_best_params(tmp_path, data_dir):

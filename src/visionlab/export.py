@@ -9,7 +9,7 @@ resized and padded to `size` x `size`, normalised with the checkpoint's mean and
   `(cx, cy, w, h, confidence)` (centre in cell units, size relative to the image), then the C
   class probabilities; `visionlab.ops.boxes.decode_yolo` turns it into boxes (score threshold
   and NMS are left to the caller).
-- faster_rcnn, mask_rcnn: `images (1, 3, S, S)`, one image per call -> `boxes (N, 4)` pixel
+- faster_rcnn, mask_rcnn, sliding_window: `images (1, 3, S, S)`, one image per call -> `boxes (N, 4)` pixel
   xyxy, `scores (N,)`, `labels (N,)` in 0..C-1 (+ `masks (N, 1, S, S)` probabilities): the
   model's own post-processing (score threshold, per-class NMS, top-k) is inside.
 """
@@ -28,14 +28,16 @@ from visionlab.errors import ConfigError
 
 log = logging.getLogger(__name__)
 FORMATS = ("onnx", "torchscript")
-RCNN = ("faster_rcnn", "mask_rcnn")
+# detectors that decode inside the model, exported for one image per call
+ONE_IMAGE = ("faster_rcnn", "mask_rcnn", "sliding_window")
 # exported through torch.export: with a variable batch, the TorchScript-based exporter loses
 # the spatial size YOLOv1's adaptive pooling needs
 TORCH_EXPORT = ("yolov1",)
 
 
-class RCNNOutputs(nn.Module):
-    """A torchvision R-CNN as a function of one image batch to a tuple of tensors."""
+class DetectionOutputs(nn.Module):
+    """A detector with torchvision's output contract, as a function of a one-image batch to a
+    tuple of tensors."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -52,8 +54,8 @@ def exportable(task) -> tuple[nn.Module, list[str], bool]:
     """The module to export, its output names and whether its batch size may vary."""
     arch = task.hparams.model["arch"]
     model = task.model.eval()
-    if arch in RCNN:
-        wrapped = RCNNOutputs(model)
+    if arch in ONE_IMAGE:
+        wrapped = DetectionOutputs(model)
         names = ["boxes", "scores", "labels"] + (["masks"] if wrapped.masks else [])
         return wrapped, names, False
     return model, ["grid" if arch == "yolov1" else "logits"], True

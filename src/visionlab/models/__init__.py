@@ -8,12 +8,14 @@ from visionlab.errors import ConfigError
 from visionlab.models.classifier import Classifier
 from visionlab.models.faster_rcnn import FasterRCNNDetector, MaskRCNNDetector
 from visionlab.models.fcn import FCN
+from visionlab.models.sliding_window import SlidingWindowDetector
 from visionlab.models.unet import UNet
 from visionlab.models.yolov1 import YOLOv1
 
 ARCHITECTURES = {
     "classifier": Classifier,
     "yolov1": YOLOv1,
+    "sliding_window": SlidingWindowDetector,
     "faster_rcnn": FasterRCNNDetector,
     "mask_rcnn": MaskRCNNDetector,
     "fcn": FCN,

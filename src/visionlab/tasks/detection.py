@@ -1,5 +1,6 @@
-"""Object detection: YOLOv1 (the task owns its loss) and Faster R-CNN (torchvision computes
-its own), COCO mAP with torchmetrics, per-class AP and prediction plots."""
+"""Object detection: YOLOv1 (the task owns its loss), Faster R-CNN and the sliding-window
+baseline (which compute their own, torchvision's contract); COCO mAP with torchmetrics,
+per-class AP and prediction plots."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from lightning.pytorch.loggers import WandbLogger
 
 from visionlab.losses import YoloV1Loss
 from visionlab.metrics import ShardedMeanAveragePrecision
-from visionlab.models.faster_rcnn import TimmDetector, loss_mode
+from visionlab.models.faster_rcnn import loss_mode
+from visionlab.models.yolov1 import YOLOv1
 from visionlab.ops import batched_nms_op
 from visionlab.ops.boxes import encode_yolo_targets
 from visionlab.tasks.base import VisionTask
@@ -33,7 +35,8 @@ PLOT_MIN_SCORE = 0.3  # predictions drawn on the validation images
 MAP_KEYS = {"map": "mAP", "map_50": "mAP50", "map_75": "mAP75", "mar_100": "recall"}
 
 
-def _map_metric() -> ShardedMeanAveragePrecision:
+def map_metric() -> ShardedMeanAveragePrecision:
+    """The COCO box mAP the detection task computes, per class and with PR curves."""
     return ShardedMeanAveragePrecision(
         box_format="xyxy",
         iou_type="bbox",
@@ -63,9 +66,9 @@ class DetectionTask(VisionTask):
         self.save_hyperparameters()
         self.nms = batched_nms_op(**(ops or {}))
         self.yolo_loss = None
-        if not isinstance(self.model, TimmDetector):
+        if isinstance(self.model, YOLOv1):
             self.yolo_loss = YoloV1Loss(self.model.b, **(loss or {}))
-        self.val_map, self.test_map = _map_metric(), _map_metric()
+        self.val_map, self.test_map = map_metric(), map_metric()
 
     def on_fit_start(self) -> None:
         """Plot the training labels once: class histogram, objects per image, box sizes."""

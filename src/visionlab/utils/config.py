@@ -18,6 +18,10 @@ from rich.tree import Tree
 from visionlab.errors import ConfigError
 from visionlab.models.backbones import preprocessing
 
+# `${visionlab.cwd:}`: the launch folder, also where Hydra's own `${hydra:runtime.cwd}` is not
+# set yet (a multirun resolves its sweep folder before any job starts)
+OmegaConf.register_new_resolver("visionlab.cwd", os.getcwd, replace=True)
+
 PREPROCESSING_KEYS = ("image_size", "mean", "std", "crop_pct", "interpolation")
 
 

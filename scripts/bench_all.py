@@ -1,0 +1,128 @@
+"""Every benchmark in one command: `benchmarks/results.json` and `docs/benchmarks.md`.
+
+    python scripts/bench_all.py [--device cuda] [--results FILE.json] [--table FILE.md]
+
+Runs bench_classify, bench_detect and bench_segment once per model, each in its own process
+(so that peak memory is the model's own), then bench_map. On the 2-core CPU development
+machine it takes about 20 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+SCRIPTS = Path(__file__).resolve().parent
+REPO = SCRIPTS.parent
+BENCHES = {
+    "classify": ("bench_classify.py", ("efficientnet_lite0",)),
+    "detect": ("bench_detect.py", ("yolov1", "faster_rcnn", "sliding_window")),
+    "segment": ("bench_segment.py", ("unet", "fcn8s", "fcn16s", "fcn32s")),
+}
+COLUMNS = (
+    ("visionlab_train_img_per_s", "train img/s"),
+    ("plain_train_img_per_s", "plain loop img/s"),
+    ("train_ratio", "ratio"),
+    ("inference_img_per_s", "inference img/s"),
+    ("loader_img_per_s", "loader img/s"),
+    ("peak_memory_mib", "peak memory (MiB)"),
+)
+
+
+def run_script(script: str, args: list[str], out: Path) -> dict:
+    command = [sys.executable, str(SCRIPTS / script), *args, "--out", str(out)]
+    print("$", " ".join(command[1:]), flush=True)
+    subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+    return json.loads(out.read_text())
+
+
+def markdown(results: dict) -> str:
+    """docs/benchmarks.md: how the numbers were made, then the table."""
+    header = ["task", "model", "train size", *(title for _, title in COLUMNS)]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `python scripts/bench_all.py` (do not edit by hand) on "
+        f"{results['date'][:10]}: {results['device']} ({results['machine']}, "
+        f"{results['torch_threads']} torch threads), torch {results['torch']}.",
+        "",
+        "Training img/s is measured from an epoch's first batch request to its last optimizer "
+        "step (data loading included), for visionlab (`train.py`'s code path) and for a "
+        "plain PyTorch loop with the same model, data, batch and optimizer, in the same "
+        "process; ratio = visionlab / plain loop. Inference img/s is the model's forward pass "
+        "(and decoding) on a batch of evaluation images; loader img/s is the training "
+        "DataLoader alone at the training resolution; peak memory is the process's resident "
+        "set on CPU, torch's peak allocation on GPU. Per-script details: `scripts/bench_*.py`.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + " --- |" * len(header),
+    ]
+    for task, models in results["tasks"].items():
+        for model, row in models.items():
+            cells = [task, model, str(row.get("train_image_size", "")), *(
+                str(row.get(key, "")) for key, _ in COLUMNS
+            )]  # fmt: skip
+            lines.append("| " + " | ".join(cells) + " |")
+    spreads = [
+        (max(speeds[1:]) - min(speeds[1:])) / min(speeds[1:])
+        for models in results["tasks"].values()
+        for row in models.values()
+        for speeds in row["per_epoch"].values()
+        if len(speeds) > 2
+    ]
+    if spreads:
+        lines += [
+            "",
+            f"Noise: the timed epochs of one loop in this run differ by up to "
+            f"{max(spreads):.0%} from each other: ratios from {1 / (1 + max(spreads)):.2f} to "
+            f"{1 + max(spreads):.2f} do not tell the two loops apart.",
+        ]
+    timing = results["map"]
+    lines += [
+        "",
+        f"Detection mAP on {timing['images']} synthetic images ({timing['classes']} classes, "
+        f"{timing['detections_per_image']} detections each): update {timing['update_s']} s, "
+        f"compute() {timing['compute_s']} s.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results.json")
+    parser.add_argument("--table", type=Path, default=REPO / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+    results: dict = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": platform.processor() or platform.machine(),
+        "device": torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu",
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "tasks": {},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        for task, (script, models) in BENCHES.items():
+            rows = results["tasks"].setdefault(task, {})
+            for model in models:
+                out = Path(tmp) / f"{task}-{model}.json"
+                report = run_script(script, ["--models", model, "--device", args.device], out)
+                rows[model] = report["models"][model]
+        results["map"] = run_script("bench_map.py", [], Path(tmp) / "map.json")
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(results, indent=2))
+    args.table.parent.mkdir(parents=True, exist_ok=True)
+    args.table.write_text(markdown(results))
+    print(args.table.read_text())
+
+
+if __name__ == "__main__":
+    main()
