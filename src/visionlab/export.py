@@ -9,9 +9,10 @@ resized and padded to `size` x `size`, normalised with the checkpoint's mean and
   `(cx, cy, w, h, confidence)` (centre in cell units, size relative to the image), then the C
   class probabilities; `visionlab.ops.boxes.decode_yolo` turns it into boxes (score threshold
   and NMS are left to the caller).
-- faster_rcnn, mask_rcnn, sliding_window: `images (1, 3, S, S)`, one image per call -> `boxes (N, 4)` pixel
-  xyxy, `scores (N,)`, `labels (N,)` in 0..C-1 (+ `masks (N, 1, S, S)` probabilities): the
-  model's own post-processing (score threshold, per-class NMS, top-k) is inside.
+- faster_rcnn, mask_rcnn, sliding_window: `images (1, 3, S, S)`, one image per call ->
+  `boxes (N, 4)` pixel xyxy, `scores (N,)`, `labels (N,)` in 0..C-1 (+ `masks (N, 1, S, S)`
+  probabilities): the model's own post-processing (score threshold, per-class NMS, top-k) is
+  inside.
 """
 
 from __future__ import annotations
