@@ -100,7 +100,7 @@ class SlidingWindowDetector(FreezableBackbone):
     ) -> torch.Tensor:
         labels = [self.window_labels(windows, t["boxes"], t["labels"]) for t in targets]
         positives, negatives = self.sampler(labels)
-        chosen = torch.stack(positives) | torch.stack(negatives)
+        chosen = (torch.stack(positives) | torch.stack(negatives)).bool()  # the sampler gives uint8
         return F.cross_entropy(logits[chosen], torch.stack(labels)[chosen])
 
     def window_labels(self, windows: torch.Tensor, boxes: torch.Tensor, labels: torch.Tensor):
