@@ -8,6 +8,8 @@
 
 The first four use the embedded shapes scenes and untrained layers, so they run anywhere in
 seconds; `segmentation` shows image | ground truth | each checkpoint's prediction.
+`--wandb auto|online|offline` also sends the figure to W&B as an image (`auto`: online when an
+API key is configured; offline runs land in `<out>/wandb`, for `wandb sync`).
 """
 
 from __future__ import annotations
@@ -203,6 +205,20 @@ def segmentation(checkpoints: list[Path], index: int = 0) -> plt.Figure:
     return fig
 
 
+def send_to_wandb(path: Path, figure: str, mode: str, project: str) -> None:
+    """The PNG as the image `lecture/<figure>` of a W&B run of its own."""
+    import wandb
+
+    from visionlab.utils.loggers import wandb_api_key_available
+
+    if mode == "auto":
+        mode = "online" if wandb_api_key_available() else "offline"
+    with wandb.init(
+        project=project, dir=path.parent, mode=mode, job_type="lecture-figures", name=figure
+    ) as run:
+        run.log({f"lecture/{figure}": wandb.Image(str(path), caption=figure)})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -211,6 +227,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("plots/lecture"))
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
     parser.add_argument("--checkpoint", type=Path, action="append", default=[])
+    parser.add_argument("--wandb", choices=["auto", "online", "offline"], help="also log to W&B")
+    parser.add_argument("--wandb-project", default="visionlab")
     args = parser.parse_args()
     if args.figure == "segmentation":
         if not args.checkpoint:
@@ -224,6 +242,8 @@ def main() -> None:
     path = args.out / f"{args.figure}.png"
     fig.savefig(path, dpi=110, bbox_inches="tight")
     print(path)
+    if args.wandb:
+        send_to_wandb(path, args.figure, args.wandb, args.wandb_project)
 
 
 if __name__ == "__main__":

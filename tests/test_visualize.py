@@ -24,6 +24,12 @@ def test_lecture_figures(tmp_path, data_dir, figure):
     _draw(figure, tmp_path, "--data-dir", str(data_dir))
 
 
+def test_figure_sent_to_wandb_offline(tmp_path, data_dir):
+    _draw("nms", tmp_path, "--data-dir", str(data_dir), "--wandb", "offline")
+    (run,) = (tmp_path / "wandb").glob("offline-run-*")
+    assert list(run.rglob("files/media/images/lecture/nms_*.png"))
+
+
 def test_segmentation_models_side_by_side(tmp_path, make_cfg):
     checkpoints = []
     for model in ("fcn8s", "unet"):
