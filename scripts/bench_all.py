@@ -1,10 +1,11 @@
 """Every benchmark in one command: `benchmarks/results.json` and `docs/benchmarks.md`.
 
-    python scripts/bench_all.py [--device cuda] [--results FILE.json] [--table FILE.md]
+    python scripts/bench_all.py [--device cuda] [--num-workers N] [--results FILE.json]
+        [--table FILE.md]
 
 Runs bench_classify, bench_detect and bench_segment once per model, each in its own process
 (so that peak memory is the model's own), then bench_map. On the 2-core CPU development
-machine it takes about 20 minutes.
+machine it takes about 25 minutes.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def markdown(results: dict) -> str:
         "",
         "Written by `python scripts/bench_all.py` (do not edit by hand) on "
         f"{results['date'][:10]}: {results['device']} ({results['machine']}, "
-        f"{results['torch_threads']} torch threads), torch {results['torch']}.",
+        f"{results['torch_threads']} torch threads, {results['num_workers']} data-loader "
+        f"workers), torch {results['torch']}.",
         "",
         "Training img/s is measured from an epoch's first batch request to its last optimizer "
         "step (data loading included), for visionlab (`train.py`'s code path) and for a "
@@ -98,6 +100,9 @@ def markdown(results: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument(
+        "--num-workers", type=int, default=2, help="training data-loader workers, both loops"
+    )
     parser.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results.json")
     parser.add_argument("--table", type=Path, default=REPO / "docs" / "benchmarks.md")
     args = parser.parse_args()
@@ -106,6 +111,7 @@ def main() -> None:
         "machine": platform.processor() or platform.machine(),
         "device": torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu",
         "torch_threads": torch.get_num_threads(),
+        "num_workers": args.num_workers,
         "torch": torch.__version__,
         "tasks": {},
     }
@@ -114,7 +120,8 @@ def main() -> None:
             rows = results["tasks"].setdefault(task, {})
             for model in models:
                 out = Path(tmp) / f"{task}-{model}.json"
-                report = run_script(script, ["--models", model, "--device", args.device], out)
+                options = ["--models", model, "--device", args.device]
+                report = run_script(script, [*options, "--num-workers", str(args.num_workers)], out)
                 rows[model] = report["models"][model]
         results["map"] = run_script("bench_map.py", [], Path(tmp) / "map.json")
     args.results.parent.mkdir(parents=True, exist_ok=True)

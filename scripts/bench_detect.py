@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=10, help="training batches per epoch")
     parser.add_argument("--epochs", type=int, default=3, help="the first is a warm-up")
     parser.add_argument("--repeats", type=int, default=5, help="timed inference batches")
+    parser.add_argument("--num-workers", type=int, default=2)
     parser.add_argument(
         "--checkpoint",
         nargs=2,
@@ -96,7 +97,7 @@ def main() -> None:
                 *data_overrides(args.data),
                 f"data.image_size={args.image_size}",
                 *short_training_overrides(
-                    args.batch_size, 2, args.batches, args.device, args.epochs
+                    args.batch_size, args.num_workers, args.batches, args.device, args.epochs
                 ),
             ]
             cfg, datamodule = probe(overrides, Path(tmp) / f"{model}-probe")
