@@ -1,11 +1,11 @@
 """Every benchmark in one command: `benchmarks/results.json` and `docs/benchmarks.md`.
 
-    python scripts/bench_all.py [--device cuda] [--num-workers N] [--results FILE.json]
-        [--table FILE.md]
+    python scripts/bench_all.py [--device cuda] [--num-workers N] [--rounds N]
+        [--results FILE.json] [--table FILE.md]
 
 Runs bench_classify, bench_detect and bench_segment once per model, each in its own process
 (so that peak memory is the model's own), then bench_map. On the 2-core CPU development
-machine it takes about 25 minutes.
+machine it takes about 40 minutes.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ BENCHES = {
 COLUMNS = (
     ("visionlab_train_img_per_s", "train img/s"),
     ("plain_train_img_per_s", "plain loop img/s"),
-    ("train_ratio", "ratio"),
+    ("train_ratio", "ratio (median)"),
+    ("train_ratio_ci95", "ratio 95% interval"),
     ("inference_img_per_s", "inference img/s"),
     ("loader_img_per_s", "loader img/s"),
     ("peak_memory_mib", "peak memory (MiB)"),
@@ -45,6 +46,12 @@ def run_script(script: str, args: list[str], out: Path) -> dict:
     return json.loads(out.read_text())
 
 
+def _cell(value) -> str:
+    if isinstance(value, list):
+        return "–".join(str(v) for v in value)
+    return str(value)
+
+
 def markdown(results: dict) -> str:
     """docs/benchmarks.md: how the numbers were made, then the table."""
     header = ["task", "model", "train size", *(title for _, title in COLUMNS)]
@@ -56,10 +63,14 @@ def markdown(results: dict) -> str:
         f"{results['torch_threads']} torch threads, {results['num_workers']} data-loader "
         f"workers), torch {results['torch']}.",
         "",
-        "Training img/s is measured from an epoch's first batch request to its last optimizer "
-        "step (data loading included), for visionlab (`train.py`'s code path) and for a "
-        "plain PyTorch loop with the same model, data, batch and optimizer, in the same "
-        "process; ratio = visionlab / plain loop. Inference img/s is the model's forward pass "
+        "Training speed is compared in interleaved rounds in one process: a plain PyTorch loop "
+        "and visionlab (`train.py`'s code path) train in turn (plain, visionlab, plain, ...) "
+        f"for {results['rounds']} timed rounds each after one warm-up round, each round a "
+        "fixed number of batches, with the same model, data, DataLoader settings, optimizer "
+        "and precision. A round's img/s runs from its first batch request to its last "
+        "optimizer step (data loading included); the img/s columns are the median rounds; "
+        "ratio = visionlab / plain loop per round, its median and a bootstrap 95% interval "
+        "of that median. Inference img/s is the model's forward pass "
         "(and decoding) on a batch of evaluation images; loader img/s is the training "
         "DataLoader alone at the training resolution; peak memory is the process's resident "
         "set on CPU, torch's peak allocation on GPU. Per-script details: `scripts/bench_*.py`.",
@@ -70,23 +81,22 @@ def markdown(results: dict) -> str:
     for task, models in results["tasks"].items():
         for model, row in models.items():
             cells = [task, model, str(row.get("train_image_size", "")), *(
-                str(row.get(key, "")) for key, _ in COLUMNS
+                _cell(row.get(key, "")) for key, _ in COLUMNS
             )]  # fmt: skip
             lines.append("| " + " | ".join(cells) + " |")
-    spreads = [
-        (max(speeds[1:]) - min(speeds[1:])) / min(speeds[1:])
-        for models in results["tasks"].values()
-        for row in models.values()
-        for speeds in row["per_epoch"].values()
-        if len(speeds) > 2
+    below = [
+        f"{task}/{model}"
+        for task, models in results["tasks"].items()
+        for model, row in models.items()
+        if row["train_ratio_ci95"][1] < 0.95
     ]
-    if spreads:
-        lines += [
-            "",
-            f"Noise: the timed epochs of one loop in this run differ by up to "
-            f"{max(spreads):.0%} from each other: ratios from {1 / (1 + max(spreads)):.2f} to "
-            f"{1 + max(spreads):.2f} do not tell the two loops apart.",
-        ]
+    lines += [
+        "",
+        "Models whose whole interval lies below 0.95: " + (", ".join(below) or "none") + ".",
+    ]
+    notes = REPO / "benchmarks" / "notes.md"
+    if notes.is_file():
+        lines += ["", notes.read_text().strip()]
     timing = results["map"]
     lines += [
         "",
@@ -103,6 +113,7 @@ def main() -> None:
     parser.add_argument(
         "--num-workers", type=int, default=2, help="training data-loader workers, both loops"
     )
+    parser.add_argument("--rounds", type=int, default=6, help="timed rounds of each loop")
     parser.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results.json")
     parser.add_argument("--table", type=Path, default=REPO / "docs" / "benchmarks.md")
     args = parser.parse_args()
@@ -112,6 +123,7 @@ def main() -> None:
         "device": torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu",
         "torch_threads": torch.get_num_threads(),
         "num_workers": args.num_workers,
+        "rounds": args.rounds,
         "torch": torch.__version__,
         "tasks": {},
     }
@@ -120,7 +132,7 @@ def main() -> None:
             rows = results["tasks"].setdefault(task, {})
             for model in models:
                 out = Path(tmp) / f"{task}-{model}.json"
-                options = ["--models", model, "--device", args.device]
+                options = ["--models", model, "--device", args.device, "--rounds", str(args.rounds)]
                 report = run_script(script, [*options, "--num-workers", str(args.num_workers)], out)
                 rows[model] = report["models"][model]
         results["map"] = run_script("bench_map.py", [], Path(tmp) / "map.json")

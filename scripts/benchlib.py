@@ -1,55 +1,102 @@
-"""Shared pieces of the benchmark scripts: the plain PyTorch reference loop and a visionlab run
-read back from its metrics.csv. Throughput is images per second from an epoch's first batch
-request to its last optimizer step, in both."""
+"""Shared pieces of the benchmark scripts.
+
+Training speed is compared in interleaved rounds: in one process, a plain PyTorch loop and
+visionlab (`train.py`'s code path) train in turn, `steps` batches each (plain, visionlab,
+plain, visionlab, ...), with the same data set, DataLoader settings, model, optimizer and
+precision, so that the machine's drift hits both alike. A round's throughput is images per
+second from its first batch request to its last optimizer step. The first round of each is a
+warm-up; the result is the median of the per-round ratios (visionlab / plain) with a bootstrap
+95% interval.
+"""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import csv
 import itertools
+import json
+import platform
 import resource
 import statistics
 import time
+from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 import torch.nn.functional as F
+from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
-from visionlab.cli.common import build_datamodule
+from visionlab.callbacks.speed import TrainSpeed
+from visionlab.cli.common import build_datamodule, build_task
 from visionlab.cli.train import train
 from visionlab.data import VisionDataModule
 from visionlab.losses import YoloV1Loss
 from visionlab.models import build_model
 from visionlab.models.yolov1 import YOLOv1
 from visionlab.ops.boxes import encode_yolo_targets
-from visionlab.tasks.optim import parameter_groups
+from visionlab.tasks.optim import build_optimizer, parameter_groups
 from visionlab.utils.config import compose_config, fill_preprocessing
 
+LossFn = Callable[[torch.nn.Module, torch.Tensor, object], torch.Tensor]
 
-def short_training_overrides(
-    batch_size: int, num_workers: int, batches: int, device: str, epochs: int = 3
-):
-    """Config overrides for an `epochs`-epoch, `batches`-per-epoch training run on `device`
-    with no validation or test: what the speed benchmarks time. Seed 0, as the plain loops, so
-    both start from the same weights."""
+
+def add_common_arguments(parser: argparse.ArgumentParser, batch_size: int, steps: int) -> None:
+    """The options every speed benchmark takes."""
+    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--steps", type=int, default=steps, help="training batches per round")
+    parser.add_argument("--rounds", type=int, default=6, help="timed rounds of each loop")
+    parser.add_argument("--repeats", type=int, default=5, help="timed inference batches")
+    parser.add_argument("--num-workers", type=int, default=2, help="loader workers, both loops")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+
+
+def result_header(benchmark: str, args: argparse.Namespace) -> dict:
+    """What every benchmark's JSON starts with: the machine, the software and the settings."""
+    return {
+        "benchmark": benchmark,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": platform.processor() or platform.machine(),
+        "device": torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu",
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "batch_size": args.batch_size,
+        "num_workers": args.num_workers,
+        "steps_per_round": args.steps,
+        "models": {},
+    }
+
+
+def write_result(result: dict, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+def short_training_overrides(args: argparse.Namespace) -> list[str]:
+    """Config overrides for a training run of `rounds + 1` epochs of `steps` batches on
+    `device`, with no validation or test: what the speed benchmarks time. Seed 0, as the
+    plain loops, so both start from the same weights."""
     return [
         "seed=0",
-        f"data.batch_size={batch_size}",
-        f"data.num_workers={num_workers}",
-        f"trainer.max_epochs={epochs}",
-        f"trainer.limit_train_batches={batches}",
+        f"data.batch_size={args.batch_size}",
+        f"data.num_workers={args.num_workers}",
+        f"trainer.max_epochs={args.rounds + 1}",
+        f"trainer.limit_train_batches={args.steps}",
         "trainer.limit_val_batches=0",
         "trainer.num_sanity_val_steps=0",
-        f"trainer.accelerator={'gpu' if device == 'cuda' else 'cpu'}",
+        f"trainer.accelerator={'gpu' if args.device == 'cuda' else 'cpu'}",
         "trainer.devices=1",
         "test=false",
         "extras.print_config=false",
     ]
 
 
-def probe(overrides: list[str], run_dir: Path):
+def probe(overrides: list[str], run_dir: Path) -> tuple[DictConfig, VisionDataModule]:
     """The composed config and the set-up data module for `overrides`."""
     cfg = compose_config("train", overrides, run_dir)
     fill_preprocessing(cfg)
@@ -72,135 +119,152 @@ def train_loader(datamodule: VisionDataModule) -> DataLoader:
     )
 
 
-def plain_classification_loop(
-    datamodule: VisionDataModule,
-    model_cfg: dict,
-    lr: float,
-    epochs: int,
-    device: str = "cpu",
-    bf16: bool = False,
-    max_batches: int | None = None,
-) -> list[float]:
-    """Train with a hand-written loop (at most `max_batches` batches per epoch); return img/s
-    per epoch."""
-    L.seed_everything(0)
-    loader = train_loader(datamodule)
-    memory_format = (
-        torch.channels_last if model_cfg.get("channels_last") else torch.contiguous_format
+# --- the plain loop and its losses --------------------------------------------------------------
+def classification_loss(cfg: DictConfig, datamodule: VisionDataModule) -> LossFn:
+    smoothing = float(cfg.task.get("label_smoothing", 0.0))
+    return lambda model, images, labels: F.cross_entropy(
+        model(images), labels, label_smoothing=smoothing
     )
-    model = build_model(model_cfg, datamodule.num_classes).to(device, memory_format=memory_format)
-    optimizer = torch.optim.AdamW(parameter_groups(model.train(), lr, 0.01, 1.0))
-    autocast = (
-        torch.autocast(device_type=device, dtype=torch.bfloat16)
-        if bf16
-        else contextlib.nullcontext()
-    )
-    speeds = []
-    for _ in range(epochs):
-        start = end = time.perf_counter()
-        seen = 0
-        for i, (images, labels) in enumerate(loader):
-            if i == max_batches:
-                break
-            images = images.to(device, non_blocking=True).contiguous(memory_format=memory_format)
-            labels = labels.to(device, non_blocking=True)
-            with autocast:
-                loss = F.cross_entropy(model(images), labels, label_smoothing=0.1)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            seen += len(images)
-            end = time.perf_counter()
-        if device == "cuda":
-            torch.cuda.synchronize()
-            end = time.perf_counter()
-        speeds.append(seen / (end - start))
-    return speeds
 
 
-def plain_loop(
-    datamodule: VisionDataModule,
-    model: torch.nn.Module,
-    loss_fn,
-    lr: float,
-    epochs: int,
-    max_batches: int,
-    device: str = "cpu",
-) -> list[float]:
-    """A hand-written training loop over at most `max_batches` batches per epoch;
-    `loss_fn(model, images, targets)` gives the loss. Returns img/s per epoch."""
-    loader = train_loader(datamodule)
-    model = model.to(device).train()
-    optimizer = torch.optim.AdamW(parameter_groups(model, lr, 0.0005, 1.0))
-    speeds = []
-    for _ in range(epochs):
-        start = end = time.perf_counter()
-        seen = 0
-        for i, (images, targets) in enumerate(loader):
-            if i == max_batches:
-                break
-            images = images.to(device, non_blocking=True)
-            if isinstance(targets, torch.Tensor):
-                targets = targets.to(device, non_blocking=True)
-            else:
-                targets = [{k: t[k].to(device) for k in ("boxes", "labels")} for t in targets]
-            loss = loss_fn(model, images, targets)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            seen += len(images)
-            end = time.perf_counter()
-        if device == "cuda":
-            torch.cuda.synchronize()
-            end = time.perf_counter()
-        speeds.append(seen / (end - start))
-    return speeds
+def detection_loss(cfg: DictConfig, datamodule: VisionDataModule) -> LossFn:
+    """YOLOv1 with its loss, torchvision-contract detectors with their own losses."""
+    loss_args = OmegaConf.to_container(cfg.task.loss, resolve=True)
 
-
-def plain_detection_loop(
-    datamodule: VisionDataModule,
-    model_cfg: dict,
-    loss_cfg: dict,
-    lr: float,
-    epochs: int,
-    max_batches: int,
-    device: str = "cpu",
-) -> list[float]:
-    """YOLOv1 with its loss, or Faster R-CNN with torchvision's own losses."""
-    L.seed_everything(0)
-    model = build_model(model_cfg, datamodule.num_classes)
-    if isinstance(model, YOLOv1):
-        yolo_loss = YoloV1Loss(model.b, **loss_cfg)
-
-        def loss_fn(model, images, targets):
-            encoded = encode_yolo_targets(targets, model.s, model.c, tuple(images.shape[-2:]))
-            return yolo_loss(model(images), encoded)["loss"]
-    else:
-
-        def loss_fn(model, images, targets):
+    def loss_fn(model, images, targets):
+        if not isinstance(model, YOLOv1):
             return sum(model(images, targets).values())
+        encoded = encode_yolo_targets(targets, model.s, model.c, tuple(images.shape[-2:]))
+        return YoloV1Loss(model.b, **loss_args)(model(images), encoded)["loss"]
 
-    return plain_loop(datamodule, model, loss_fn, lr, epochs, max_batches, device)
-
-
-def plain_segmentation_loop(
-    datamodule: VisionDataModule,
-    model_cfg: dict,
-    lr: float,
-    epochs: int,
-    max_batches: int,
-    device: str = "cpu",
-) -> list[float]:
-    """UNet / FCN with pixel-wise cross-entropy that skips the ignore index."""
-    L.seed_everything(0)
-    model = build_model(model_cfg, datamodule.num_classes)
-
-    def loss_fn(model, images, masks):
-        return F.cross_entropy(model(images), masks, ignore_index=datamodule.ignore_index)
-
-    return plain_loop(datamodule, model, loss_fn, lr, epochs, max_batches, device)
+    return loss_fn
 
 
+def segmentation_loss(cfg: DictConfig, datamodule: VisionDataModule) -> LossFn:
+    return lambda model, images, masks: F.cross_entropy(
+        model(images), masks, ignore_index=datamodule.ignore_index
+    )
+
+
+class PlainLoop:
+    """A hand-written training loop: the model built from `cfg.model` (seed 0), the task's
+    optimizer on the same parameter groups, autocast to bfloat16 when `bf16`. Each `round`
+    trains `steps` batches and returns its img/s."""
+
+    def __init__(
+        self,
+        cfg: DictConfig,
+        datamodule: VisionDataModule,
+        loss_fn: LossFn,
+        device: str = "cpu",
+        bf16: bool = False,
+    ) -> None:
+        L.seed_everything(0, verbose=False)
+        model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
+        self.memory_format = (
+            torch.channels_last if model_cfg.get("channels_last") else torch.contiguous_format
+        )
+        self.model = build_model(model_cfg, datamodule.num_classes)
+        self.model.to(device, memory_format=self.memory_format).train()
+        optimizer_cfg = OmegaConf.to_container(cfg.task.optimizer, resolve=True)
+        groups = parameter_groups(
+            self.model, optimizer_cfg.pop("lr"), optimizer_cfg.pop("weight_decay", 0.0), 1.0
+        )
+        self.optimizer = build_optimizer(groups, **optimizer_cfg)
+        self.loader = train_loader(datamodule)
+        self.loss_fn, self.device = loss_fn, device
+        self.autocast = (
+            torch.autocast(device_type=device, dtype=torch.bfloat16)
+            if bf16
+            else contextlib.nullcontext()
+        )
+
+    def _to_device(self, targets):
+        """Every tensor of the targets on the device, as Lightning moves a batch."""
+        if isinstance(targets, torch.Tensor):
+            return targets.to(self.device, non_blocking=True)
+        return [
+            {k: v.to(self.device) if isinstance(v, torch.Tensor) else v for k, v in t.items()}
+            for t in targets
+        ]
+
+    def round(self, steps: int) -> float:
+        start = end = time.perf_counter()
+        seen = 0
+        for images, targets in itertools.islice(self.loader, steps):
+            images = images.to(self.device, non_blocking=True)
+            images = images.contiguous(memory_format=self.memory_format)
+            with self.autocast:
+                loss = self.loss_fn(self.model, images, self._to_device(targets))
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            seen += len(images)
+            end = time.perf_counter()
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+            end = time.perf_counter()
+        return seen / (end - start)
+
+
+class PlainRounds(L.Callback):
+    """Runs one round of the plain loop as each visionlab epoch starts, before visionlab's
+    own timer (it must come first among the callbacks)."""
+
+    def __init__(self, plain: PlainLoop, steps: int) -> None:
+        self.plain, self.steps = plain, steps
+        self.speeds: list[float] = []
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        timers = [i for i, c in enumerate(trainer.callbacks) if isinstance(c, TrainSpeed)]
+        if timers and timers[0] < trainer.callbacks.index(self):
+            raise RuntimeError("PlainRounds must run before TrainSpeed starts its timer")
+        self.speeds.append(self.plain.round(self.steps))
+
+
+def logged_speeds(run_dir: Path) -> list[float]:
+    """`train/img_per_s` of every epoch of the run in `run_dir`."""
+    with (run_dir / "metrics.csv").open() as f:
+        return [float(r["train/img_per_s"]) for r in csv.DictReader(f) if r.get("train/img_per_s")]
+
+
+def interleaved_training(overrides: list[str], run_dir: Path, plain: PlainLoop, steps: int) -> dict:
+    """visionlab's training run with a plain-loop round before each epoch; their comparison."""
+    rounds = PlainRounds(plain, steps)
+    train(compose_config("train", overrides, run_dir), callbacks=[rounds])
+    return compare_rounds(rounds.speeds, logged_speeds(run_dir))
+
+
+def bootstrap_median(values: list[float], resamples: int = 10_000, seed: int = 0) -> tuple:
+    """The median of `values` and a percentile-bootstrap 95% interval for it."""
+    data = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    medians = np.median(rng.choice(data, size=(resamples, len(data)), replace=True), axis=1)
+    low, high = np.percentile(medians, [2.5, 97.5])
+    return float(np.median(data)), float(low), float(high)
+
+
+def compare_rounds(plain: list[float], framework: list[float], warmup: int = 1) -> dict:
+    """Per-round img/s of both loops (after `warmup` rounds), the per-round ratios, their
+    median and its 95% interval."""
+    pairs = list(zip(plain, framework, strict=True))[warmup:]
+    ratios = [f / p for p, f in pairs]
+    median, low, high = bootstrap_median(ratios)
+    return {
+        "plain_train_img_per_s": round(statistics.median(p for p, _ in pairs), 2),
+        "visionlab_train_img_per_s": round(statistics.median(f for _, f in pairs), 2),
+        "train_ratio": round(median, 3),
+        "train_ratio_ci95": [round(low, 3), round(high, 3)],
+        "rounds": len(pairs),
+        "per_round": {
+            "plain": [round(p, 2) for p, _ in pairs],
+            "visionlab": [round(f, 2) for _, f in pairs],
+            "ratio": [round(r, 3) for r in ratios],
+        },
+    }
+
+
+# --- inference, loader and memory ---------------------------------------------------------------
 @torch.no_grad()
 def inference_speed(predict, images: torch.Tensor, repeats: int) -> float:
     """Images per second of `predict(images)` after one warm-up call (on the images' device)."""
@@ -226,45 +290,6 @@ def loader_speed(datamodule: VisionDataModule, batches: int, warmup: int = 5) ->
     return seen / (time.perf_counter() - start)
 
 
-def steady(speeds: list[float]) -> float:
-    """The mean img/s over the epochs after the first (a warm-up)."""
-    return statistics.mean(speeds[1:] or speeds)
-
-
-def training_speeds(plain: list[float], framework: list[float]) -> dict:
-    """Plain-loop and visionlab steady img/s, their ratio, and the img/s of every epoch."""
-    plain_speed, framework_speed = steady(plain), steady(framework)
-    return {
-        "plain_train_img_per_s": round(plain_speed, 2),
-        "visionlab_train_img_per_s": round(framework_speed, 2),
-        "train_ratio": round(framework_speed / plain_speed, 3),
-        "per_epoch": {
-            "plain": [round(v, 2) for v in plain],
-            "visionlab": [round(v, 2) for v in framework],
-        },
-    }
-
-
-def model_report(
-    task: torch.nn.Module,
-    image_size: int,
-    inference: float,
-    loader: float,
-    plain: list[float],
-    framework: list[float],
-    device: str,
-) -> dict:
-    """One model's row of a speed benchmark (img/s rounded to 2 decimals)."""
-    return {
-        "parameters_m": round(sum(p.numel() for p in task.parameters()) / 1e6, 2),
-        "train_image_size": image_size,
-        "inference_img_per_s": round(inference, 2),
-        "loader_img_per_s": round(loader, 2),
-        **training_speeds(plain, framework),
-        "peak_memory_mib": peak_memory_mib(device),
-    }
-
-
 def peak_memory_mib(device: str) -> float:
     """This process's peak memory so far, in MiB: what torch allocated on the GPU for `cuda`,
     the resident set size (data-loader workers not included) for `cpu`."""
@@ -273,8 +298,37 @@ def peak_memory_mib(device: str) -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def visionlab_run(overrides: list[str], run_dir: Path) -> list[float]:
-    """Train with `train.py`'s code path; return the logged `train/img_per_s` per epoch."""
-    train(compose_config("train", overrides, run_dir))
-    with (run_dir / "metrics.csv").open() as f:
-        return [float(r["train/img_per_s"]) for r in csv.DictReader(f) if r.get("train/img_per_s")]
+def eval_images(datamodule: VisionDataModule, count: int) -> torch.Tensor:
+    """The first `count` validation images (repeated when the split is smaller)."""
+    val = datamodule.datasets["val"]
+    return torch.stack([val[i % len(val)][0] for i in range(count)])
+
+
+def benchmark_model(
+    overrides: list[str],
+    work_dir: Path,
+    args: argparse.Namespace,
+    loss: Callable[[DictConfig, VisionDataModule], LossFn],
+    predict: Callable[[torch.nn.Module], Callable] = lambda task: task,
+    inference_batch: int | None = None,
+    task: L.LightningModule | None = None,
+) -> dict:
+    """One model's row of a speed benchmark: inference img/s of `predict(task)` on a batch of
+    validation images, loader img/s, the interleaved training comparison (the plain loop
+    trained with `loss`), parameters and peak memory. `task` defaults to an untrained one."""
+    cfg, datamodule = probe(overrides, work_dir / "probe")
+    task = (task or build_task(cfg, datamodule)).eval().to(args.device)
+    images = eval_images(datamodule, inference_batch or args.batch_size).to(args.device)
+    inference = inference_speed(predict(task), images, args.repeats)
+    loader = loader_speed(datamodule, batches=args.steps)
+    plain = PlainLoop(cfg, datamodule, loss(cfg, datamodule), args.device)
+    training = interleaved_training(overrides, work_dir / "run", plain, args.steps)
+    return {
+        "parameters_m": round(sum(p.numel() for p in task.parameters()) / 1e6, 2),
+        "train_image_size": cfg.data.image_size,
+        "eval_image_size": list(images.shape[-2:]),
+        "inference_img_per_s": round(inference, 2),
+        "loader_img_per_s": round(loader, 2),
+        **training,
+        "peak_memory_mib": peak_memory_mib(args.device),
+    }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -18,27 +19,34 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import benchlib
 import torch
-from benchlib import loader_speed, plain_classification_loop, visionlab_run
-from omegaconf import OmegaConf
+from benchlib import (
+    PlainLoop,
+    classification_loss,
+    interleaved_training,
+    loader_speed,
+    logged_speeds,
+)
 
 from visionlab.cli.common import build_datamodule
+from visionlab.cli.train import train
 from visionlab.utils.config import compose_config, config_dir, fill_preprocessing
 
 REPO = config_dir().parent
 
 
-def steady(speeds: list[float]) -> float:
-    return round(benchlib.steady(speeds), 1)
-
-
-def measure(run, *args) -> tuple[list[float], float]:
-    """Speeds per epoch and peak GPU memory (GiB) of one run."""
+def measure(run, *args):
+    """What `run(*args)` returns and the peak GPU memory (GiB) it took."""
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats()
-    speeds = run(*args)
-    return speeds, round(torch.cuda.max_memory_allocated() / 2**30, 2)
+    value = run(*args)
+    return value, round(torch.cuda.max_memory_allocated() / 2**30, 2)
+
+
+def visionlab_fp32(overrides: list[str], run_dir) -> float:
+    """The median epoch img/s of a visionlab run after the first (a warm-up)."""
+    train(compose_config("train", overrides, run_dir))
+    return round(statistics.median(logged_speeds(run_dir)[1:]), 1)
 
 
 def main() -> None:
@@ -47,7 +55,8 @@ def main() -> None:
     parser.add_argument("--train-images", type=int, default=6144)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--num-workers", type=int, default=12)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=24, help="training batches per round")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds of each loop")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         sys.exit("gpu_check.py needs a CUDA GPU; none is visible.")
@@ -60,7 +69,8 @@ def main() -> None:
         "cuda": torch.version.cuda,
         "task": "classify",
         "batch_size": args.batch_size,
-        "epochs": args.epochs,
+        "steps_per_round": args.steps,
+        "rounds": args.rounds,
     }
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -72,7 +82,8 @@ def main() -> None:
             f"data.batch_size={args.batch_size}",
             f"data.num_workers={args.num_workers}",
             "model.channels_last=true",
-            f"trainer.max_epochs={args.epochs}",
+            f"trainer.max_epochs={args.rounds + 1}",
+            f"trainer.limit_train_batches={args.steps}",
             "trainer.limit_val_batches=0",
             "trainer.num_sanity_val_steps=0",
             "extras.print_config=false",
@@ -87,29 +98,30 @@ def main() -> None:
         result["train_images"] = args.train_images
         result["image_size"] = cfg.data.image_size
         result["model"] = cfg.model.backbone.name
-        model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
-        lr = cfg.task.optimizer.lr
-
-        plain, plain_mem = measure(
-            plain_classification_loop, datamodule, model_cfg, lr, args.epochs, "cuda", True
+        plain = PlainLoop(cfg, datamodule, classification_loss(cfg, datamodule), "cuda", bf16=True)
+        bf16, both_mem = measure(
+            interleaved_training,
+            [*common, "trainer=gpu", "trainer.precision=bf16-mixed"],
+            tmp / "bf16",
+            plain,
+            args.steps,
         )
-        bf16, bf16_mem = measure(
-            visionlab_run, [*common, "trainer=gpu", "trainer.precision=bf16-mixed"], tmp / "bf16"
-        )
+        del plain
         fp32, fp32_mem = measure(
-            visionlab_run, [*common, "trainer=gpu", "trainer.precision=32-true"], tmp / "fp32"
+            visionlab_fp32, [*common, "trainer=gpu", "trainer.precision=32-true"], tmp / "fp32"
         )
         feed = loader_speed(datamodule, batches=30)
         result |= {
-            "plain_bf16_img_per_s": steady(plain),
-            "visionlab_bf16_img_per_s": steady(bf16),
-            "visionlab_fp32_img_per_s": steady(fp32),
-            "ratio_visionlab_vs_plain_bf16": round(steady(bf16) / steady(plain), 3),
-            "bf16_speedup_over_fp32": round(steady(bf16) / steady(fp32), 2),
-            "peak_memory_gib": {"plain_bf16": plain_mem, "bf16": bf16_mem, "fp32": fp32_mem},
+            "plain_bf16_img_per_s": bf16["plain_train_img_per_s"],
+            "visionlab_bf16_img_per_s": bf16["visionlab_train_img_per_s"],
+            "visionlab_fp32_img_per_s": fp32,
+            "ratio_visionlab_vs_plain_bf16": bf16["train_ratio"],
+            "ratio_ci95": bf16["train_ratio_ci95"],
+            "bf16_speedup_over_fp32": round(bf16["visionlab_train_img_per_s"] / fp32, 2),
+            "peak_memory_gib": {"plain_and_visionlab_bf16": both_mem, "fp32": fp32_mem},
             "loader_img_per_s": round(feed, 1),
-            "loader_kept_gpu_fed": feed > 1.1 * steady(bf16),
-            "per_epoch": {"plain_bf16": plain, "visionlab_bf16": bf16, "visionlab_fp32": fp32},
+            "loader_kept_gpu_fed": feed > 1.1 * bf16["visionlab_train_img_per_s"],
+            "per_round": bf16["per_round"],
         }
 
         ddp_dir = tmp / "ddp"
