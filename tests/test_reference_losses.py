@@ -1,0 +1,44 @@
+"""The detectors' first training losses, from one seed, against the values recorded before the
+detector contract moved the losses into the models (`tests/data/first_losses.json`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lightning as L
+import pytest
+
+from visionlab.cli.train import train
+
+RECORDED = Path(__file__).parent / "data" / "first_losses.json"
+STEPS = 10
+
+
+class StepLosses(L.Callback):
+    """The training loss of every step."""
+
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.losses.append(float(outputs["loss"]))
+
+
+def first_losses(make_cfg, model: str) -> list[float]:
+    """The first STEPS training losses of `model` on the shapes scenes, seed 0, no augmentation."""
+    losses = StepLosses()
+    cfg = make_cfg(
+        "task=detect", f"model={model}", "seed=0", "trainer.deterministic=true",
+        "data.augment=none", "data.batch_size=4", "++data.options.counts={train:40,val:4,test:0}",
+        "data.image_size=96", "++data.options.image_size=96", "trainer.max_epochs=1",
+        f"trainer.limit_train_batches={STEPS}", "trainer.limit_val_batches=0", "test=false",
+    )  # fmt: skip
+    train(cfg, callbacks=[losses])
+    return losses.losses
+
+
+@pytest.mark.parametrize("model", ["yolov1", "faster_rcnn"])
+def test_first_training_losses_match_the_recorded_ones(make_cfg, model):
+    recorded = json.loads(RECORDED.read_text())[model]
+    assert first_losses(make_cfg, model) == pytest.approx(recorded, abs=1e-5)
