@@ -6,6 +6,7 @@ import hydra
 
 from visionlab.cli.common import run_entry
 from visionlab.cli.resume import resume_argv
+from visionlab.cli.task_choice import with_task
 from visionlab.cli.train import train
 
 
@@ -15,5 +16,6 @@ def main(cfg):
 
 
 if __name__ == "__main__":
-    sys.argv = resume_argv(sys.argv)  # a resumed run logs into its own folder
+    # the task the data or model implies; a resumed run logs into its own folder
+    sys.argv = resume_argv(with_task(sys.argv))
     main()

@@ -83,3 +83,37 @@ def _no_network(*args, **kwargs):
 def test_unknown_backbone_name():
     with pytest.raises(WeightsError, match="unknown timm model"):
         create_backbone("resnet_does_not_exist")
+
+
+def _unexpected_key_warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "Unexpected keys" in r.getMessage()]
+
+
+def test_a_detector_on_the_offline_weights_warns_about_no_keys(caplog):
+    from visionlab.models import build_model
+
+    config = {
+        "arch": "faster_rcnn",
+        "backbone": {"name": "tf_efficientnet_lite0", "pretrained": True},
+        "image_size": 96,
+    }
+    with caplog.at_level("INFO"):
+        build_model(config, num_classes=3)
+    assert any("Loading ImageNet weights" in r.getMessage() for r in caplog.records)
+    assert _unexpected_key_warnings(caplog) == []
+
+
+def test_an_extra_key_outside_the_head_still_warns_by_name(tmp_path, caplog):
+    weights = torch.load(offline_weights_file("tf_efficientnet_lite0"), weights_only=True)
+    state = map_state_dict_in_order(weights, "tf_efficientnet_lite0")
+    state["blocks.9.extra.weight"] = torch.zeros(3)
+    torch.save(state, tmp_path / "weights.pth")
+    with caplog.at_level("WARNING"):
+        create_backbone(
+            "tf_efficientnet_lite0",
+            weights=str(tmp_path / "weights.pth"),
+            features_only=True,
+            out_indices=(-3, -2, -1),
+        )
+    (message,) = _unexpected_key_warnings(caplog)
+    assert "blocks.9.extra.weight" in message and "conv_head" not in message

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from visionlab.cli.predict import predict
@@ -83,6 +84,48 @@ def test_predict_writes_instance_masks_in_original_size(make_cfg, tmp_path):
         height, width = sizes[detection["file_name"]]
         mask = coco_instance_mask(detection["segmentation"], height, width)
         assert mask.shape == (height, width)
+
+
+MAP_KEYS = [f"val/{kind}{iou}" for kind in ("mAP", "mask_mAP") for iou in ("", "50", "75")]
+
+
+def test_no_detections_score_zero_where_there_are_objects(make_cfg):
+    """A model whose score threshold lets nothing through finds none of the val objects."""
+    cfg = make_cfg(
+        *FAST_INSTANCE, "model.box_score_thresh=1.0", "trainer.max_epochs=1",
+        "trainer.limit_train_batches=1", "test=false",
+    )  # fmt: skip
+    train(cfg)
+    metrics = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())["metrics"]
+    assert {key: metrics[key] for key in MAP_KEYS} == dict.fromkeys(MAP_KEYS, 0.0)
+
+
+def test_a_split_without_objects_scores_nan_and_is_never_the_best(make_cfg, tmp_path):
+    from visionlab.data.shapes import write_detection
+
+    root = tmp_path / "coco"
+    write_detection(root, {"train": 4, "val": 2}, image_size=96, seed=3)
+    val = json.loads((root / "annotations/val.json").read_text())
+    (root / "annotations/val.json").write_text(json.dumps({**val, "annotations": []}))
+    cfg = make_cfg(
+        "task=instance", "data=coco", f"data.root={root}", "data.image_size=96",
+        "trainer.max_epochs=2", "trainer.limit_train_batches=1", "test=false",
+    )  # fmt: skip
+    train(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    metrics = json.loads((run_dir / "results.json").read_text())["metrics"]
+    assert all(np.isnan(metrics[key]) for key in MAP_KEYS), metrics
+    with (run_dir / "metrics.csv").open() as file:
+        header = file.readline()
+    assert "val/mask_mAP50_best" not in header  # no best value was ever recorded
+    last = torch.load(run_dir / "checkpoints/last.ckpt", weights_only=True)
+    assert last["epoch"] == 1  # NaN did not stop the run early
+    scores = [
+        state["best_model_score"]
+        for name, state in last["callbacks"].items()
+        if name.startswith("ModelCheckpoint") and state["monitor"] == "val/mask_mAP50"
+    ]
+    assert scores == [float("-inf")]  # NaN ranks below any value checkpointing could see
 
 
 @pytest.mark.slow  # about 3 minutes on 2 CPU cores

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from .conftest import FAST, REPO
@@ -76,3 +77,23 @@ def test_a_failed_job_is_recorded_and_the_sweep_goes_on(tmp_path, data_dir):
     assert (sweep / "1" / "results.json").is_file()
     assert [r["status"].split(":")[0] for r in _comparison(sweep)] == ["failed", "done"]
     assert "Traceback" not in output
+
+
+def test_final_is_the_last_epoch_also_when_it_is_worse_than_the_best(tmp_path, data_dir):
+    """Epoch 2 unfreezes the backbone at a destructive learning rate: it ends worse than epoch 1,
+    and `final` shows epoch 2, `best` epoch 1."""
+    sweep = tmp_path / "sweep"
+    command = [
+        sys.executable, "train.py", "-m", *FAST, f"paths.data_dir={data_dir}",
+        f"hydra.sweep.dir={sweep}", "seed=1", "trainer.max_epochs=2", "test=false",
+        "finetune=unfreeze_at", "finetune.unfreeze_epoch=1", "finetune.backbone_lr_mult=500",
+        "task.scheduler.name=none",
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with (sweep / "0" / "metrics.csv").open(newline="") as file:
+        per_epoch = [float(r["val/acc"]) for r in csv.DictReader(file) if r["val/acc_best"]]
+    (row,) = _comparison(sweep)
+    assert len(per_epoch) == 2 and per_epoch[1] < per_epoch[0]
+    assert float(row["final val/acc"]) == pytest.approx(per_epoch[1])
+    assert float(row["best val/acc"]) == pytest.approx(per_epoch[0])

@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 
@@ -148,6 +149,32 @@ def test_unfreeze_at_survives_resume(make_cfg, pretrained_backbone):
     after_epoch1 = _backbone(checkpoint)
     changed = [k for k, v in after_epoch0.items() if not torch.equal(v, after_epoch1[k])]
     assert any(k.endswith("weight") for k in changed), "backbone did not train after unfreezing"
+
+
+class WeightsAtStart(L.Callback):
+    """Keeps a copy of the network's weights as training starts."""
+
+    def on_train_start(self, trainer, pl_module):
+        self.state = {k: v.detach().clone() for k, v in pl_module.model.state_dict().items()}
+
+
+@pytest.mark.parametrize("task, model", [("detect", "faster_rcnn"), ("instance", "mask_rcnn")])
+def test_unfreeze_at_trains_the_fpn_but_not_the_timm_body(make_cfg, task, model):
+    """During the frozen epochs only the pretrained body (`frozen_part`) is held still."""
+    start = WeightsAtStart()
+    cfg = make_cfg(
+        f"task={task}", f"model={model}", "data.image_size=96", "++data.options.image_size=96",
+        "finetune=unfreeze_at", "finetune.unfreeze_epoch=1", "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2", "trainer.limit_val_batches=1", "test=false",
+    )  # fmt: skip
+    train(cfg, callbacks=[start])
+    saved = torch.load(Path(cfg.paths.output_dir) / "checkpoints/last.ckpt", weights_only=True)
+    after = {k.removeprefix("model."): v for k, v in saved["state_dict"].items()}
+    body = [k for k in start.state if k.startswith("backbone.body.")]
+    fpn = [k for k in start.state if k.startswith("backbone.fpn.") and k.endswith("weight")]
+    assert body and fpn
+    assert all(torch.equal(start.state[k], after[k]) for k in body), "the timm body changed"
+    assert all(not torch.equal(start.state[k], after[k]) for k in fpn), "the FPN did not train"
 
 
 def test_wandb_offline_run_without_api_key(make_cfg, monkeypatch):

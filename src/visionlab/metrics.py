@@ -30,14 +30,37 @@ def segmentation_scores(confusion: torch.Tensor) -> dict[str, torch.Tensor]:
     }
 
 
+SIZE_SUFFIXES = ("_small", "_medium", "_large")
+
+
 class ShardedMeanAveragePrecision(MeanAveragePrecision):
     """torchmetrics' MeanAveragePrecision, synchronised by gathering each rank's per-image
-    states as Python objects.
+    states as Python objects, with COCO's "undefined" value (-1) made explicit.
 
     The base class gathers its per-image lists element by element, which needs the same number
     of images on every rank; evaluation shards are uneven here (no image is repeated to pad
     them), so the lists are gathered whole and joined in rank order.
+
+    A -1 in an AP or AR value becomes 0.0 where there are ground-truth objects to find (no
+    detection found them; the mask evaluation reports -1 when nothing was detected at all)
+    and NaN where there are none (a split, class or size range without objects).
     """
+
+    def compute(self) -> dict:
+        result = super().compute()  # states are gathered across ranks while this runs
+        labels = [t.reshape(-1) for t in self.groundtruth_labels]
+        present = torch.cat(labels).unique() if labels else torch.zeros(0, dtype=torch.long)
+        for key, value in result.items():
+            if not key.startswith(("map", "mar")):
+                continue
+            if key.endswith("_per_class"):  # in the order of result["classes"]
+                defined = torch.isin(result["classes"].reshape(-1), present.to(value.device))
+            else:  # an empty tensor when there was nothing to evaluate at all
+                value = value.reshape(-1)[0] if value.numel() else value.new_tensor(-1.0)
+                defined = torch.tensor(len(present) > 0 and not key.endswith(SIZE_SUFFIXES))
+            fill = torch.where(defined, 0.0, float("nan")).to(value)
+            result[key] = torch.where(value < 0, fill, value.float())
+        return result
 
     def _sync_dist(self, dist_sync_fn=None, process_group=None) -> None:
         world_size = dist.get_world_size(group=process_group)

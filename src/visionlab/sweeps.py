@@ -51,8 +51,12 @@ def collect_run(job_dir: Path) -> dict:
     monitor, mode = task.get("monitor"), task.get("mode", "max")
     results, failed = _read_json(job_dir / "results.json"), _read_json(job_dir / "failed.json")
     history = _metric_history(job_dir / "metrics.csv")
-    values = history.get(monitor, [])
+    values = [v for v in history.get(monitor, []) if not math.isnan(v)]
     best = (max if mode == "max" else min)(values) if values else None
+    if results:  # metrics.csv ends with the best checkpoint validated again
+        final = results.get("last_epoch", {}).get(monitor)
+    else:  # an unfinished run: its last logged epoch
+        final = history[monitor][-1] if history.get(monitor) else None
     status = "failed" if failed else "done" if results else "incomplete"
     return {
         "run": job_dir.name,
@@ -60,7 +64,7 @@ def collect_run(job_dir: Path) -> dict:
         "status": status,
         "error": failed.get("error", ""),
         "monitor": monitor,
-        "final": results.get("metrics", {}).get(monitor),
+        "final": final,
         "best": best,
         "params": results.get("params"),
         "train_img_per_s": _mean(history.get("train/img_per_s", [])),

@@ -82,7 +82,9 @@ def build_datamodule(data_cfg: DictConfig | dict, task: str) -> VisionDataModule
     if missing:
         keys = " ".join(f"data.{key}=..." for key in missing)
         raise ConfigError(f"the data config needs a value for {', '.join(missing)}: add {keys}")
-    return DATAMODULES[task](**OmegaConf.to_container(data_cfg, resolve=True))
+    args = OmegaConf.to_container(data_cfg, resolve=True)
+    args.pop("tasks", None)  # what the source serves: read by the config checks
+    return DATAMODULES[task](**args)
 
 
 def build_task(cfg: DictConfig, datamodule: VisionDataModule) -> VisionTask:
@@ -104,10 +106,16 @@ def instantiate_dict(group: DictConfig | None) -> list[Any]:
     return [instantiate(entry) for entry in group.values() if entry and "_target_" in entry]
 
 
-def build_trainer(cfg: DictConfig, run_dir: Path, loggers: list[Logger] | None = None) -> L.Trainer:
+def build_trainer(
+    cfg: DictConfig,
+    run_dir: Path,
+    loggers: list[Logger] | None = None,
+    callbacks: list[L.Callback] | None = None,
+) -> L.Trainer:
+    """The configured Trainer; `callbacks` run before the configured ones."""
     for pattern in QUIET_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
-    callbacks = instantiate_dict(cfg.get("callbacks"))
+    callbacks = [*(callbacks or []), *instantiate_dict(cfg.get("callbacks"))]
     return instantiate(
         cfg.trainer,
         callbacks=callbacks,

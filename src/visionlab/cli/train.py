@@ -32,8 +32,10 @@ def _plot_curves(run_dir: Path) -> None:
         save_and_log_figure(fig, run_dir / "plots" / "curves.png", "curves", [], step=0)
 
 
-def train(cfg: DictConfig) -> float | None:
-    """Train as configured; return the task's monitored metric for the best checkpoint."""
+def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> float | None:
+    """Train as configured; return the task's monitored metric for the best checkpoint.
+
+    `callbacks` are added before the configured ones (a benchmark's, say)."""
     if cfg.extras.get("ignore_warnings"):
         warnings.filterwarnings("ignore")
     if cfg.get("resume"):
@@ -56,7 +58,7 @@ def train(cfg: DictConfig) -> float | None:
     task.run_config = OmegaConf.to_container(cfg, resolve=True)
     loggers = instantiate_dict(cfg.get("logger"))
     try:
-        trainer = build_trainer(cfg, run_dir, loggers)
+        trainer = build_trainer(cfg, run_dir, loggers, callbacks)
         if trainer.is_global_zero:
             if cfg.extras.get("print_config"):
                 print_config_tree(cfg)
@@ -65,6 +67,7 @@ def train(cfg: DictConfig) -> float | None:
             logger.log_hyperparams(task.run_config)
 
         trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        last_epoch = _scalars([trainer.callback_metrics])  # the last validation's values
 
         checkpoint = trainer.checkpoint_callback
         best = checkpoint.best_model_path if checkpoint and checkpoint.best_model_path else None
@@ -74,7 +77,12 @@ def train(cfg: DictConfig) -> float | None:
         if trainer.is_global_zero:
             _plot_curves(run_dir)
             params = sum(p.numel() for p in task.model.parameters())
-            summary = {"best_checkpoint": best, "metrics": results, "params": params}
+            summary = {
+                "best_checkpoint": best,
+                "metrics": results,
+                "last_epoch": {k: v for k, v in last_epoch.items() if k.startswith("val/")},
+                "params": params,
+            }
             (run_dir / "results.json").write_text(json.dumps(summary, indent=2))
             log.info("Best checkpoint: %s", best or "none saved (weights at the end of training)")
             log.info("Run folder: %s", run_dir)

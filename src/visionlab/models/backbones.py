@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +87,52 @@ def _no_weights_message(name: str, err: Exception) -> str:
     )
 
 
+class _ExpectedKeysFilter(logging.Filter):
+    """Drops the `expected` keys from timm's "Unexpected keys (...)" warning: the classifier
+    head that a `features_only` model does not have. The record goes on naming any others."""
+
+    pattern = re.compile(r"Unexpected keys \((.*)\) found")
+
+    def __init__(self, name: str, expected: set[str]) -> None:
+        super().__init__()
+        self.backbone, self.expected = name, expected
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        found = self.pattern.search(record.getMessage())
+        if not found:
+            return True
+        rest = [key for key in found.group(1).split(", ") if key not in self.expected]
+        record.msg = (
+            f"Unexpected keys ({', '.join(rest)}) found while loading pretrained weights for "
+            f"{self.backbone}: they are not part of the model and were left out"
+        )
+        record.args = ()
+        return bool(rest)
+
+
+def _head_keys(name: str, **kwargs: Any) -> set[str]:
+    """The keys of timm `name`'s weights that its `features_only` form leaves out."""
+    with torch.device("meta"):
+        full = timm.create_model(name, pretrained=False).state_dict()
+        features = timm.create_model(name, pretrained=False, **kwargs).state_dict()
+    return set(full) - set(features)
+
+
+@contextmanager
+def _expected_keys_quiet(name: str, **kwargs: Any):
+    """While building a `features_only` model, timm does not warn about its absent head."""
+    if not kwargs.get("features_only"):
+        yield
+        return
+    quiet = _ExpectedKeysFilter(name, _head_keys(name, **kwargs))
+    timm_log = logging.getLogger("timm.models._builder")
+    timm_log.addFilter(quiet)
+    try:
+        yield
+    finally:
+        timm_log.removeFilter(quiet)
+
+
 def create_backbone(
     name: str,
     pretrained: bool = False,
@@ -106,9 +154,10 @@ def create_backbone(
         overlay = {"state_dict": state_dict} if state_dict is not None else None
     use_weights = bool(weights) or pretrained
     try:
-        return timm.create_model(
-            name, pretrained=use_weights, pretrained_cfg_overlay=overlay, **kwargs
-        )
+        with _expected_keys_quiet(name, **kwargs):
+            return timm.create_model(
+                name, pretrained=use_weights, pretrained_cfg_overlay=overlay, **kwargs
+            )
     except WeightsError:
         raise
     except Exception as err:

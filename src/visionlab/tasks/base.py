@@ -143,7 +143,8 @@ class VisionTask(L.LightningModule):
         """Forget what the sanity check accumulated."""
 
     def track_best(self, value: torch.Tensor) -> None:
-        if self.trainer.sanity_checking or self.trainer.state.fn != "fit":
+        """Log `<monitor>_best`; an undefined (NaN) value is never the best."""
+        if self.trainer.sanity_checking or self.trainer.state.fn != "fit" or value.isnan():
             return
         self.best_metric(value)
         self.log(f"{self.monitor}_best", self.best_metric.compute(), sync_dist=True)
@@ -161,12 +162,13 @@ class VisionTask(L.LightningModule):
             self.model.set_backbone_frozen(self.backbone_frozen_now)
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        """While `unfreeze_at` keeps the backbone frozen, its parameters skip the step.
+        """While `unfreeze_at` keeps the backbone frozen, its parameters (the model's
+        `frozen_part`, as for `frozen`) skip the step.
 
         Their gradients are still computed, so DDP sees the same parameters every step.
         """
         if self.finetune["strategy"] == "unfreeze_at" and self.backbone_frozen_now:
-            for param in self.model.backbone.parameters():
+            for param in self.model.frozen_part.parameters():
                 param.grad = None
 
     # --- optimisation ---------------------------------------------------------------------------

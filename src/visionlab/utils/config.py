@@ -67,8 +67,14 @@ def models_for_task(task: str) -> list[str]:
 
 
 def check_config(cfg: DictConfig) -> None:
-    """Refuse a `model` that cannot serve the `task`, naming the ones that can."""
+    """Refuse a `model` or data source that cannot serve the `task`, naming the ones that can."""
     task = cfg.task.name
+    served = cfg.data.get("tasks")
+    if served and task not in served:
+        raise ConfigError(
+            f"data source '{cfg.data.source}' cannot serve task={task} "
+            f"(it serves: {', '.join(served)})"
+        )
     if task not in (cfg.model.get("tasks") or []):
         options = ", ".join(models_for_task(task)) or "none yet"
         raise ConfigError(

@@ -21,7 +21,8 @@ def confusion_matrix_figure(
     counts = np.asarray(matrix, dtype=np.int64)
     rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     n = len(class_names)
-    size = min(2.5 + 0.45 * n, 14)
+    many = n > 25  # no counts in the cells, small vertical class names, 0.2 in per class
+    size = 4 + 0.2 * n if many else 2.5 + 0.45 * n
     fig, ax = plt.subplots(figsize=(size + 1.5, size), dpi=110)
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class")
@@ -32,9 +33,10 @@ def confusion_matrix_figure(
         ylabel="true",
         title=f"{title}  (accuracy {np.trace(counts) / max(counts.sum(), 1):.3f})",
     )
-    ax.set_xticklabels(class_names, rotation=45, ha="right")
+    ax.set_xticklabels(class_names, rotation=90 if many else 45, ha="center" if many else "right")
     ax.set_yticklabels(class_names)
-    if n <= 25:
+    ax.tick_params(labelsize=7 if many else 10)
+    if not many:
         for i in range(n):
             for j in range(n):
                 ax.text(
@@ -141,19 +143,36 @@ def precision_recall_figure(
     return fig
 
 
+MAX_CLASS_BARS = 20  # classes drawn by name in a per-class count panel; the rest are summed
+
+
+def class_count_bars(ax: plt.Axes, counts: np.ndarray, class_names: list[str]) -> None:
+    """Horizontal bars of `counts` per class, largest first: the top MAX_CLASS_BARS classes by
+    name, and one bar for the rest."""
+    order = np.argsort(-counts, kind="stable")
+    shown = order[:MAX_CLASS_BARS]
+    names = [class_names[i] for i in shown]
+    values = [int(counts[i]) for i in shown]
+    if len(order) > len(shown):
+        names.append(f"{len(order) - len(shown)} other classes")
+        values.append(int(counts[order[len(shown) :]].sum()))
+    ax.barh(range(len(values)), values, color="tab:blue")
+    ax.set_yticks(range(len(values)), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def label_statistics_figure(
     boxes: np.ndarray, labels: np.ndarray, objects_per_image: np.ndarray, class_names: list[str]
 ) -> plt.Figure:
     """Instances per class, objects per image, and box width vs height in pixels."""
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4), dpi=110)
-    counts = np.bincount(labels, minlength=len(class_names))
-    axes[0].bar(range(len(class_names)), counts, color="tab:blue")
-    axes[0].set_xticks(range(len(class_names)))
-    rotated = len(class_names) > 5
-    axes[0].set_xticklabels(
-        class_names, rotation=45 if rotated else 0, ha="right" if rotated else "center"
+    bars = min(len(class_names), MAX_CLASS_BARS + 1)
+    fig, axes = plt.subplots(
+        1, 3, figsize=(14, max(4.0, 1.2 + 0.2 * bars)), dpi=110, width_ratios=(1.2, 1, 1)
     )
-    axes[0].set(title=f"instances per class ({counts.sum()} boxes)", ylabel="boxes")
+    counts = np.bincount(labels, minlength=len(class_names))
+    class_count_bars(axes[0], counts, class_names)
+    axes[0].set(title=f"instances per class ({counts.sum()} boxes)", xlabel="boxes")
     axes[1].hist(
         objects_per_image,
         bins=np.arange(objects_per_image.max(initial=0) + 2) - 0.5,
