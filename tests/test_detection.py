@@ -13,7 +13,7 @@ from visionlab.cli.train import train
 from visionlab.data.sources import read_coco, read_csv_boxes, read_voc, read_yolo
 from visionlab.models.faster_rcnn import FasterRCNNDetector, loss_mode
 
-from .conftest import detection_overfit_overrides
+from .conftest import detection_overfit_overrides, model_configs
 
 
 def _by_name(index):
@@ -134,7 +134,7 @@ def test_map_equals_pycocotools():
         assert ours[key].item() == pytest.approx(value, abs=1e-4)
 
 
-@pytest.mark.parametrize("model", ["yolov1", "faster_rcnn", "sliding_window"])
+@pytest.mark.parametrize("model", model_configs("detect"))
 @pytest.mark.parametrize("source", ["shapes", "coco", "voc", "yolo", "csv_boxes"])
 def test_fast_dev_run(make_cfg, detection_roots, model, source):
     data = [] if source == "shapes" else [f"data={source}", f"data.root={detection_roots[source]}"]

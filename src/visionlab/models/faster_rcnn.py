@@ -17,6 +17,7 @@ from torchvision.ops.poolers import _convert_to_roi_format, _filter_input, _setu
 
 from visionlab.models.backbones import create_backbone
 from visionlab.models.freezing import FreezableBackbone
+from visionlab.models.registry import DETECTOR_EXPORT, ExportSpec, register_model
 from visionlab.ops import scratch
 
 
@@ -136,10 +137,16 @@ class TimmDetector(FreezableBackbone):
         return [{**o, "labels": o["labels"] - 1} for o in output]
 
 
+@register_model("faster_rcnn", tasks=("detect",), export=DETECTOR_EXPORT)
 class FasterRCNNDetector(TimmDetector, FasterRCNN):
     """torchvision's FasterRCNN on a timm backbone + FPN (see TimmDetector)."""
 
 
+@register_model(
+    "mask_rcnn",
+    tasks=("instance",),
+    export=ExportSpec(("boxes", "scores", "labels", "masks"), one_image=True),
+)
 class MaskRCNNDetector(TimmDetector, MaskRCNN):
     """torchvision's MaskRCNN on a timm backbone + FPN: Faster R-CNN plus a mask branch on
     14×14 RoIAlign features (four 3×3 convolutions with BatchNorm, as torchvision's v2 heads:

@@ -11,8 +11,10 @@ from torchvision.ops import batched_nms, box_iou, clip_boxes_to_image
 
 from visionlab.models.backbones import create_backbone
 from visionlab.models.freezing import FreezableBackbone
+from visionlab.models.registry import DETECTOR_EXPORT, register_model
 
 
+@register_model("sliding_window", tasks=("detect",), export=DETECTOR_EXPORT)
 class SlidingWindowDetector(FreezableBackbone):
     """Every position of the backbone's last feature map is one window: a `window`-pixel
     square centred on that position. The classifier runs convolutionally (OverFeat's shared

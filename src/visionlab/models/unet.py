@@ -10,6 +10,7 @@ from torch import nn
 from visionlab.errors import ConfigError
 from visionlab.models.backbones import create_backbone
 from visionlab.models.freezing import FreezableBackbone
+from visionlab.models.registry import ExportSpec, register_model
 
 
 def double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -66,6 +67,7 @@ class UpBlock(nn.Module):
         return self.conv(x if skip is None else torch.cat([x, skip], dim=1))
 
 
+@register_model("unet", tasks=("segment",), export=ExportSpec(input_multiple=32))
 class UNet(FreezableBackbone):
     """`(N, 3, H, W)` -> class logits `(N, C, H, W)`.
 

@@ -7,6 +7,7 @@ from torch import nn
 
 from visionlab.models.backbones import create_backbone
 from visionlab.models.freezing import FreezableBackbone
+from visionlab.models.registry import ExportSpec, register_model
 from visionlab.ops.boxes import decode_yolo
 
 
@@ -18,6 +19,7 @@ def _conv(in_channels: int, out_channels: int) -> nn.Sequential:
     )
 
 
+@register_model("yolov1", tasks=("detect",), export=ExportSpec(("grid",), exporter="dynamo"))
 class YOLOv1(FreezableBackbone):
     """`(N, 3, H, W)` images -> `(N, S, S, 5B + C)`.
 
