@@ -45,11 +45,24 @@ class DetectionOutputs(nn.Module):
         return tuple(detections[key] for key in self.outputs)
 
 
+class Method(nn.Module):
+    """One method of a network as the forward of a module."""
+
+    def __init__(self, model: nn.Module, method: str) -> None:
+        super().__init__()
+        self.model, self.method = model, method
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return getattr(self.model, self.method)(images)
+
+
 def exportable(task) -> tuple[nn.Module, ExportSpec]:
     """The module to export and how its class asked to be exported."""
     spec = model_spec(task.hparams.model["arch"]).export
     model = task.model.eval()
-    return (DetectionOutputs(model, spec.outputs) if spec.one_image else model), spec
+    if spec.one_image:
+        return DetectionOutputs(model, spec.outputs), spec
+    return (model if spec.method == "forward" else Method(model, spec.method)), spec
 
 
 def export_model(task, path: Path, fmt: str, size: int, opset: int = 18) -> Path:

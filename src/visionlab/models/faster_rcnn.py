@@ -79,7 +79,8 @@ class TimmDetector(FreezableBackbone):
     background class is added here), images already normalised and resized to `image_size`.
 
     Training mode: `model(images, targets)` -> dict of losses. Eval mode: `model(images)` ->
-    `[{boxes, scores, labels[, masks]}]` per image, in input pixel coordinates. Subclasses pick
+    `[{boxes, scores, labels[, masks]}]` per image, in input pixel coordinates, scoring at
+    least `score_threshold`, after per-class NMS at `nms_iou`. Subclasses pick
     the torchvision class (second base) and the target keys it trains on.
     """
 
@@ -97,6 +98,8 @@ class TimmDetector(FreezableBackbone):
         aspect_ratios: tuple[float, ...] = (0.5, 1.0, 2.0),
         box_roi_pool: str = "roi_align",
         roi_output_size: int = 7,
+        score_threshold: float = 0.05,
+        nms_iou: float = 0.5,
         **detector_args,
     ) -> None:
         if len(anchor_sizes) != fpn_levels + 1:
@@ -118,6 +121,8 @@ class TimmDetector(FreezableBackbone):
             max_size=image_size,
             image_mean=[0.0, 0.0, 0.0],
             image_std=[1.0, 1.0, 1.0],
+            box_score_thresh=score_threshold,
+            box_nms_thresh=nms_iou,
             **self.head_args(featmaps),
             **detector_args,
         )

@@ -21,13 +21,15 @@ class ExportSpec:
     for one image per call, whose outputs are those keys of its per-image dict. `exporter`:
     `torchscript` (torch.onnx's TorchScript-based exporter) or `dynamo` (torch.export, for
     networks whose spatial sizes must stay known with a variable batch). `input_multiple`:
-    the input side must be a multiple of it.
+    the input side must be a multiple of it. `method`: the network's method that is exported
+    (YOLOv1 exports its raw `grid`, leaving decoding to the caller).
     """
 
     outputs: tuple[str, ...] = ("logits",)
     one_image: bool = False
     exporter: str = "torchscript"
     input_multiple: int = 1
+    method: str = "forward"
 
 
 # detectors with torchvision's contract: boxes, scores and labels per image

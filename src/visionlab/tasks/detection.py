@@ -1,6 +1,5 @@
-"""Object detection: YOLOv1 (the task owns its loss), Faster R-CNN and the sliding-window
-baseline (which compute their own, torchvision's contract); COCO mAP with torchmetrics,
-per-class AP and prediction plots."""
+"""Object detection with any detector of torchvision's contract (each owns its loss, decoding,
+thresholds and NMS); COCO mAP with torchmetrics, per-class AP and prediction plots."""
 
 from __future__ import annotations
 
@@ -10,12 +9,8 @@ import numpy as np
 import torch
 from lightning.pytorch.loggers import WandbLogger
 
-from visionlab.losses import YoloV1Loss
 from visionlab.metrics import ShardedMeanAveragePrecision
 from visionlab.models.faster_rcnn import loss_mode
-from visionlab.models.yolov1 import YOLOv1
-from visionlab.ops import batched_nms_op
-from visionlab.ops.boxes import encode_yolo_targets
 from visionlab.tasks.base import VisionTask
 from visionlab.utils.loggers import log_wandb_boxes, save_and_log_table
 from visionlab.utils.plots import (
@@ -52,22 +47,9 @@ class DetectionTask(VisionTask):
 
     name = "detect"
 
-    def __init__(
-        self,
-        loss: dict | None = None,
-        score_threshold: float = 0.05,
-        nms_iou: float = 0.5,
-        plot_every_n_epochs: int = 5,
-        ops: dict | None = None,
-        **task_args,
-    ) -> None:
-        """`ops`: `{nms, iou}` implementations for YOLOv1's decoding (`visionlab.ops`)."""
+    def __init__(self, plot_every_n_epochs: int = 5, **task_args) -> None:
         super().__init__(**task_args)
         self.save_hyperparameters()
-        self.nms = batched_nms_op(**(ops or {}))
-        self.yolo_loss = None
-        if isinstance(self.model, YOLOv1):
-            self.yolo_loss = YoloV1Loss(self.model.b, **(loss or {}))
         self.val_map, self.test_map = map_metric(), map_metric()
 
     def on_fit_start(self) -> None:
@@ -88,29 +70,15 @@ class DetectionTask(VisionTask):
 
     # --- one step for every stage ---------------------------------------------------------------
     def model_step(self, batch):
+        """Training: the model's losses. Evaluation: the same losses with normalisation and
+        dropout held in eval mode (no statistics change), and the model's detections."""
         images, targets = batch
-        size = tuple(images.shape[-2:])
-        if self.yolo_loss is None:
-            if self.training:
-                losses = self.model(images, targets)
-                return self._total(losses, len(images)), None, targets
-            with torch.no_grad(), loss_mode(self.model):
-                losses = self.model(images, targets)
-            return self._total(losses, len(images)), self.model(images), targets
-        output = self(images)
-        encoded = encode_yolo_targets(targets, self.model.s, self.model.c, size)
-        losses = self.yolo_loss(output, encoded)
-        preds = None
-        if not self.training:
-            preds = self.model.decode(
-                output,
-                size,
-                score_threshold=self.hparams.score_threshold,
-                iou_threshold=self.hparams.nms_iou,
-                nms=self.nms,
-            )
-        self._log_terms(losses, len(images))
-        return losses["loss"], preds, targets
+        images = images.contiguous(memory_format=self.memory_format)
+        if self.training:
+            return self._total(self.model(images, targets), len(images)), None, targets
+        with torch.no_grad(), loss_mode(self.model):
+            losses = self.model(images, targets)
+        return self._total(losses, len(images)), self.model(images), targets
 
     def _total(self, losses: dict[str, torch.Tensor], batch_size: int) -> torch.Tensor:
         self._log_terms(losses, batch_size)
@@ -119,16 +87,15 @@ class DetectionTask(VisionTask):
     def _log_terms(self, losses: dict[str, torch.Tensor], batch_size: int) -> None:
         stage = "train" if self.training else ("test" if self.trainer.testing else "val")
         for key, value in losses.items():
-            if key != "loss":
-                name = key.removeprefix("loss_")
-                self.log(
-                    f"{stage}/loss_{name}",
-                    value,
-                    on_step=False,
-                    on_epoch=True,
-                    sync_dist=True,
-                    batch_size=batch_size,
-                )
+            name = key.removeprefix("loss_")
+            self.log(
+                f"{stage}/loss_{name}",
+                value,
+                on_step=False,
+                on_epoch=True,
+                sync_dist=True,
+                batch_size=batch_size,
+            )
 
     def update_metrics(self, stage, preds, targets):
         if stage == "train":
@@ -242,13 +209,4 @@ class DetectionTask(VisionTask):
     @torch.no_grad()
     def predict_boxes(self, images: torch.Tensor) -> list[dict[str, torch.Tensor]]:
         """Detections for a batch of preprocessed images, in their pixel coordinates."""
-        if self.yolo_loss is None:
-            return self.model(images)
-        size = tuple(images.shape[-2:])
-        return self.model.decode(
-            self(images),
-            size,
-            score_threshold=self.hparams.score_threshold,
-            iou_threshold=self.hparams.nms_iou,
-            nms=self.nms,
-        )
+        return self.model(images.contiguous(memory_format=self.memory_format))
