@@ -44,6 +44,9 @@ class PlainEncoder(nn.Module):
         return features
 
 
+UPSAMPLING = ("transposed", "interpolate")
+
+
 class UpBlock(nn.Module):
     """Upsample ×2, concatenate the skip features, double convolution."""
 
@@ -57,9 +60,7 @@ class UpBlock(nn.Module):
                 nn.Conv2d(in_channels, out_channels, 3, padding=1),
             )
         else:
-            raise ValueError(
-                f"model.upsampling must be 'transposed' or 'interpolate', got {mode!r}"
-            )
+            raise ValueError(f"model.upsampling must be one of {UPSAMPLING}, got {mode!r}")
         self.conv = double_conv(out_channels + skip_channels, out_channels)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None) -> torch.Tensor:

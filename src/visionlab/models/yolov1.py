@@ -12,6 +12,8 @@ from visionlab.models.registry import ExportSpec, register_model
 from visionlab.ops import batched_nms_op
 from visionlab.ops.boxes import decode_yolo, encode_yolo_targets
 
+HEADS = ("fc", "conv")
+
 
 def _conv(in_channels: int, out_channels: int) -> nn.Sequential:
     return nn.Sequential(
@@ -82,7 +84,7 @@ class YOLOv1(FreezableBackbone):
         elif head == "conv":
             self.head = nn.Conv2d(head_channels, outputs, 1)
         else:
-            raise ValueError(f"model.head must be 'fc' or 'conv', got {head!r}")
+            raise ValueError(f"model.head must be one of {HEADS}, got {head!r}")
 
     def grid(self, images: torch.Tensor) -> torch.Tensor:
         features = self.neck(self.backbone(images)[-1])

@@ -18,6 +18,7 @@ from visionlab.tasks.optim import build_optimizer, build_scheduler, parameter_gr
 log = logging.getLogger(__name__)
 FINETUNE_STRATEGIES = ("full", "frozen", "unfreeze_at")
 NONFINITE_ACTIONS = ("stop", "skip")
+MODES = ("min", "max")
 
 
 class VisionTask(L.LightningModule):
@@ -42,7 +43,7 @@ class VisionTask(L.LightningModule):
         nonfinite_loss: str = "stop",
     ) -> None:
         super().__init__()
-        if mode not in ("min", "max"):
+        if mode not in MODES:
             raise ConfigError(f"task.mode must be 'min' or 'max', got {mode!r}")
         if nonfinite_loss not in NONFINITE_ACTIONS:
             raise ConfigError(

@@ -18,6 +18,7 @@ from rich.tree import Tree
 from visionlab.errors import ConfigError
 from visionlab.models import MODELS, model_spec
 from visionlab.models.backbones import preprocessing
+from visionlab.utils.choices import check_choices
 
 # `${visionlab.cwd:}`: the launch folder, also where Hydra's own `${hydra:runtime.cwd}` is not
 # set yet (a multirun resolves its sweep folder before any job starts)
@@ -71,7 +72,9 @@ def models_for_task(task: str) -> list[str]:
 
 
 def check_config(cfg: DictConfig) -> None:
-    """Refuse a `model` or data source that cannot serve the `task`, naming the ones that can."""
+    """Refuse a wrong choice value (`utils.choices`), and a `model` or data source that cannot
+    serve the `task`, naming the ones that can."""
+    check_choices(cfg)
     task = cfg.task.name
     served = cfg.data.get("tasks")
     if served and task not in served:
