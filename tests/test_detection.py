@@ -11,7 +11,8 @@ import torch
 
 from visionlab.cli.train import train
 from visionlab.data.sources import read_coco, read_csv_boxes, read_voc, read_yolo
-from visionlab.models.faster_rcnn import FasterRCNNDetector, loss_mode
+from visionlab.models.detector_adapter import loss_mode
+from visionlab.models.faster_rcnn import FasterRCNNDetector
 
 from .conftest import detection_overfit_overrides, model_configs
 

@@ -3,40 +3,17 @@ FPN."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from contextlib import contextmanager
-
 import torch
 from torch import nn
 from torchvision.models.detection import FasterRCNN, MaskRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads
-from torchvision.ops import FeaturePyramidNetwork, MultiScaleRoIAlign, roi_pool
-from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
+from torchvision.ops import MultiScaleRoIAlign, roi_pool
 from torchvision.ops.poolers import _convert_to_roi_format, _filter_input, _setup_scales
 
-from visionlab.models.backbones import create_backbone
-from visionlab.models.freezing import FreezableBackbone
+from visionlab.models.detector_adapter import TimmFPN, TorchvisionDetector
 from visionlab.models.registry import DETECTOR_EXPORT, ExportSpec, register_model
 from visionlab.ops import scratch
-
-
-class TimmFPN(nn.Module):
-    """A timm model's last `levels` feature maps (`features_only`), merged by an FPN, plus a
-    max-pooled extra level. `out_channels` is what torchvision's detectors read."""
-
-    def __init__(self, backbone: dict, levels: int = 3, out_channels: int = 128) -> None:
-        super().__init__()
-        indices = tuple(range(-levels, 0))
-        self.body = create_backbone(**backbone, features_only=True, out_indices=indices)
-        self.fpn = FeaturePyramidNetwork(
-            self.body.feature_info.channels(), out_channels, extra_blocks=LastLevelMaxPool()
-        )
-        self.out_channels = out_channels
-
-    def forward(self, images: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
-        features = self.body(images)
-        return self.fpn(OrderedDict((str(i), f) for i, f in enumerate(features)))
 
 
 class MultiScaleRoIPool(MultiScaleRoIAlign):
@@ -74,7 +51,7 @@ ROI_POOLS = {
 }
 
 
-class TimmDetector(FreezableBackbone):
+class TimmDetector(TorchvisionDetector):
     """A torchvision two-stage detector with visionlab's contract: labels 0..C-1 in and out (the
     background class is added here), images already normalised and resized to `image_size`.
 
@@ -84,8 +61,7 @@ class TimmDetector(FreezableBackbone):
     the torchvision class (second base) and the target keys it trains on.
     """
 
-    backbone_prefix = "backbone.body."
-    target_keys: tuple[str, ...] = ("boxes",)
+    label_offset = 1  # class 0 is the background of the box classifier
 
     def __init__(
         self,
@@ -131,16 +107,6 @@ class TimmDetector(FreezableBackbone):
         """Extra constructor arguments of the torchvision class."""
         return {}
 
-    def forward(self, images, targets=None):
-        if targets is not None:
-            targets = [
-                {**{k: t[k] for k in self.target_keys}, "labels": t["labels"] + 1} for t in targets
-            ]
-        output = super().forward(list(images), targets)
-        if isinstance(output, dict):
-            return output
-        return [{**o, "labels": o["labels"] - 1} for o in output]
-
 
 @register_model("faster_rcnn", tasks=("detect",), export=DETECTOR_EXPORT)
 class FasterRCNNDetector(TimmDetector, FasterRCNN):
@@ -166,18 +132,3 @@ class MaskRCNNDetector(TimmDetector, MaskRCNN):
             "mask_roi_pool": MultiScaleRoIAlign(featmaps, 14, sampling_ratio=2),
             "mask_head": MaskRCNNHeads(self.fpn_channels, [256] * 4, 1, norm_layer=nn.BatchNorm2d),
         }
-
-
-@contextmanager
-def loss_mode(model: nn.Module):
-    """Train mode for the loss code of torchvision detectors, with normalisation and dropout
-    layers kept in eval mode so that computing a validation loss changes no statistics."""
-    was_training = model.training
-    model.train()
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm | nn.Dropout):
-            module.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)

@@ -10,7 +10,7 @@ import torch
 from lightning.pytorch.loggers import WandbLogger
 
 from visionlab.metrics import ShardedMeanAveragePrecision
-from visionlab.models.faster_rcnn import loss_mode
+from visionlab.models.detector_adapter import loss_mode
 from visionlab.tasks.base import VisionTask
 from visionlab.utils.loggers import log_wandb_boxes, save_and_log_table
 from visionlab.utils.plots import (
