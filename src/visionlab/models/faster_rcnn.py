@@ -3,13 +3,15 @@ FPN."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torchvision.models.detection import FasterRCNN, MaskRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads
 from torchvision.ops import MultiScaleRoIAlign, roi_pool
-from torchvision.ops.poolers import _convert_to_roi_format, _filter_input, _setup_scales
+from torchvision.ops.poolers import initLevelMapper
 
 from visionlab.models.detector_adapter import TimmFPN, TorchvisionDetector
 from visionlab.models.registry import DETECTOR_EXPORT, ExportSpec, register_model
@@ -23,15 +25,22 @@ class MultiScaleRoIPool(MultiScaleRoIAlign):
     pool = staticmethod(roi_pool)
 
     def forward(self, x, boxes, image_shapes):
-        features = _filter_input(x, self.featmap_names)
-        if self.scales is None or self.map_levels is None:
-            self.scales, self.map_levels = _setup_scales(
-                features, image_shapes, self.canonical_scale, self.canonical_level
-            )
-        rois = _convert_to_roi_format(boxes)
-        levels = self.map_levels(boxes)
+        features = [x[name] for name in self.featmap_names]
+        height = max(shape[0] for shape in image_shapes)
+        # each level's scale is the power of two nearest its size ratio to the input, and a
+        # box goes to the level its size maps to (FPN paper, eq. 1), as torchvision assigns them
+        scales = [2.0 ** round(math.log2(f.shape[-2] / height)) for f in features]
+        levels = initLevelMapper(
+            int(-math.log2(scales[0])),
+            int(-math.log2(scales[-1])),
+            self.canonical_scale,
+            self.canonical_level,
+        )(boxes)
+        rois = torch.cat(
+            [torch.cat([b.new_full((len(b), 1), i), b], 1) for i, b in enumerate(boxes)]
+        )
         result = features[0].new_zeros((len(rois), features[0].shape[1], *self.output_size))
-        for level, (feature, scale) in enumerate(zip(features, self.scales, strict=True)):
+        for level, (feature, scale) in enumerate(zip(features, scales, strict=True)):
             index = torch.where(levels == level)[0]
             pooled = self.pool(feature, rois[index], self.output_size, spatial_scale=scale)
             result[index] = pooled.to(result.dtype)

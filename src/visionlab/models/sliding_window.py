@@ -53,6 +53,8 @@ class SlidingWindowDetector(FreezableBackbone):
         self.stride = self.backbone.feature_info.reduction()[-1]
         self.window, self.scales = window, tuple(scales)
         self.positive_iou, self.negative_iou = positive_iou, negative_iou
+        # from a private torchvision module: the sampler its RPN and box head draw training
+        # samples with, so windows are sampled as those proposals are
         self.sampler = BalancedPositiveNegativeSampler(windows_per_image, positive_fraction)
         self.score_threshold, self.nms_iou = score_threshold, nms_iou
         self.nms = batched_nms_op(**(ops or {}))
