@@ -102,13 +102,7 @@ class DetectionReport(TaskReport):
 
     def _predictions(self, trainer, stage: str, names: list[str], images, preds, targets) -> None:
         preds = [{k: v[p["scores"] >= PLOT_MIN_SCORE] for k, v in p.items()} for p in preds]
-        save_and_log_figure(
-            detections_figure(images, preds, targets, names),
-            self.plots_dir(trainer) / f"predictions_{stage}_epoch{trainer.current_epoch}.png",
-            f"{stage}/predictions",
-            trainer.loggers,
-            trainer.global_step,
-        )
+        self.save_predictions(trainer, stage, detections_figure(images, preds, targets, names))
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 pictures = [display_image(image) for image in images]

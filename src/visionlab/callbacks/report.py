@@ -10,6 +10,7 @@ from typing import Any
 import lightning as L
 
 from visionlab.tasks.base import VisionTask
+from visionlab.utils.plots import save_and_log_figure
 
 
 class TaskReport(L.Callback):
@@ -71,3 +72,13 @@ class TaskReport(L.Callback):
 
     def report(self, trainer: L.Trainer, pl_module, stage: str, computed: dict) -> None:
         raise NotImplementedError
+
+    def save_predictions(self, trainer: L.Trainer, stage: str, fig) -> None:
+        """`plots/predictions_<stage>_epoch<n>.png`, also sent to the image loggers."""
+        save_and_log_figure(
+            fig,
+            self.plots_dir(trainer) / f"predictions_{stage}_epoch{trainer.current_epoch}.png",
+            f"{stage}/predictions",
+            trainer.loggers,
+            trainer.global_step,
+        )

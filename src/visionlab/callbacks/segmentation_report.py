@@ -66,13 +66,7 @@ class SegmentationReport(TaskReport):
             self._predictions(trainer, pl_module, stage, names, *self.batch)
 
     def _predictions(self, trainer, pl_module, stage, names, images, masks, preds) -> None:
-        save_and_log_figure(
-            segmentation_figure(images, masks, preds, names),
-            self.plots_dir(trainer) / f"predictions_{stage}_epoch{trainer.current_epoch}.png",
-            f"{stage}/predictions",
-            trainer.loggers,
-            trainer.global_step,
-        )
+        self.save_predictions(trainer, stage, segmentation_figure(images, masks, preds, names))
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 log_wandb_masks(

@@ -39,6 +39,17 @@ class TimmFPN(nn.Module):
         return [*strides, strides[-1] * 2]
 
 
+def prepared_input(image_size: int) -> dict:
+    """The torchvision detector arguments for images the data pipeline has already normalised
+    and resized to `image_size`: its own transform then only batches them."""
+    return {
+        "min_size": image_size,
+        "max_size": image_size,
+        "image_mean": [0.0, 0.0, 0.0],
+        "image_std": [1.0, 1.0, 1.0],
+    }
+
+
 class TorchvisionDetector(FreezableBackbone):
     """Mixin before a torchvision detection class (the second base): visionlab's detector
     contract with labels 0..C-1 in and out, shifted by `label_offset` for detectors that keep

@@ -13,7 +13,7 @@ from torchvision.models.detection.mask_rcnn import MaskRCNNHeads
 from torchvision.ops import MultiScaleRoIAlign, roi_pool
 from torchvision.ops.poolers import initLevelMapper
 
-from visionlab.models.detector_adapter import TimmFPN, TorchvisionDetector
+from visionlab.models.detector_adapter import TimmFPN, TorchvisionDetector, prepared_input
 from visionlab.models.registry import DETECTOR_EXPORT, ExportSpec, register_model
 from visionlab.ops import scratch
 
@@ -102,10 +102,7 @@ class TimmDetector(TorchvisionDetector):
                 tuple((s,) for s in anchor_sizes), (tuple(aspect_ratios),) * len(anchor_sizes)
             ),
             box_roi_pool=ROI_POOLS[box_roi_pool](featmaps, roi_output_size, sampling_ratio=2),
-            min_size=image_size,
-            max_size=image_size,
-            image_mean=[0.0, 0.0, 0.0],
-            image_std=[1.0, 1.0, 1.0],
+            **prepared_input(image_size),
             box_score_thresh=score_threshold,
             box_nms_thresh=nms_iou,
             **self.head_args(featmaps),

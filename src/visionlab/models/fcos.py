@@ -7,7 +7,7 @@ from __future__ import annotations
 from torchvision.models.detection import FCOS
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 
-from visionlab.models.detector_adapter import TimmFPN, TorchvisionDetector
+from visionlab.models.detector_adapter import TimmFPN, TorchvisionDetector, prepared_input
 from visionlab.models.registry import DETECTOR_EXPORT, register_model
 
 
@@ -36,10 +36,7 @@ class FCOSDetector(TorchvisionDetector, FCOS):
         super().__init__(
             fpn,
             num_classes=num_classes,
-            min_size=image_size,
-            max_size=image_size,
-            image_mean=[0.0, 0.0, 0.0],
-            image_std=[1.0, 1.0, 1.0],
+            **prepared_input(image_size),
             anchor_generator=points,
             center_sampling_radius=center_sampling_radius,
             score_thresh=score_threshold,

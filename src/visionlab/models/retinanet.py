@@ -11,7 +11,7 @@ from torchvision.models.detection import RetinaNet
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.retinanet import RetinaNetHead
 
-from visionlab.models.detector_adapter import TimmFPN, TorchvisionDetector
+from visionlab.models.detector_adapter import TimmFPN, TorchvisionDetector, prepared_input
 from visionlab.models.registry import DETECTOR_EXPORT, register_model
 
 
@@ -51,10 +51,7 @@ class RetinaNetDetector(TorchvisionDetector, RetinaNet):
         super().__init__(
             TimmFPN(backbone, fpn_levels, fpn_channels),
             num_classes=num_classes,
-            min_size=image_size,
-            max_size=image_size,
-            image_mean=[0.0, 0.0, 0.0],
-            image_std=[1.0, 1.0, 1.0],
+            **prepared_input(image_size),
             anchor_generator=anchors,
             head=head,
             score_thresh=score_threshold,
