@@ -57,9 +57,12 @@ class SegmentationTask(VisionTask):
         return {**task_args, "loss": loss}
 
     def model_step(self, batch):
+        """The loss, and the predicted classes where they are scored (not in training: the
+        argmax over C x H x W costs as much as the loss)."""
         images, masks = batch
         logits = self(images)
-        return self.criterion(logits, masks), logits.argmax(dim=1), masks
+        preds = None if self.training else logits.argmax(dim=1)
+        return self.criterion(logits, masks), preds, masks
 
     def update_metrics(self, stage, preds, targets):
         if stage != "train":
