@@ -125,7 +125,7 @@ def test_detection_trains_with_the_scratch_ops(make_cfg):
 
     cfg = make_cfg("task=detect", "ops.nms=scratch", "ops.iou=scratch", "trainer.fast_dev_run=true")
     train(cfg)
-    assert cfg.task.ops == {"nms": "scratch", "iou": "scratch"}
+    assert cfg.model.ops == {"nms": "scratch", "iou": "scratch"}
 
 
 def test_multiscale_roi_pool_assigns_levels_as_torchvision():

@@ -99,7 +99,9 @@ class DetectionTask(VisionTask):
         self.log_dict(
             {f"{stage}/{k}": v for k, v in values.items()}, sync_dist=True, prog_bar=stage == "val"
         )
-        self.computed[stage] = {"map": {k: v.cpu() for k, v in result.items()}}
+        self.computed[stage] = {
+            "map": {k: v.cpu() for k, v in result.items() if isinstance(v, torch.Tensor)}
+        }
         return values
 
     @torch.no_grad()
