@@ -21,12 +21,14 @@ from pathlib import Path
 
 import torch
 
+from visionlab.utils.config import models_for_task
+
 SCRIPTS = Path(__file__).resolve().parent
 REPO = SCRIPTS.parent
-BENCHES = {
+BENCHES = {  # classification: the model with offline weights (the others need timm's hub)
     "classify": ("bench_classify.py", ("efficientnet_lite0",)),
-    "detect": ("bench_detect.py", ("yolov1", "faster_rcnn", "sliding_window")),
-    "segment": ("bench_segment.py", ("unet", "fcn8s", "fcn16s", "fcn32s")),
+    "detect": ("bench_detect.py", models_for_task("detect")),
+    "segment": ("bench_segment.py", models_for_task("segment")),
 }
 COLUMNS = (
     ("visionlab_train_img_per_s", "train img/s"),

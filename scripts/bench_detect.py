@@ -26,11 +26,11 @@ from benchlib import (
 from benchlib import short_training_overrides as short_training
 
 from visionlab.utils.checkpoint import load_model
-from visionlab.utils.config import config_dir
+from visionlab.utils.config import config_dir, models_for_task
 
 REPO = config_dir().parent
 RACCOON = REPO.parent / "shared" / "data" / "raccoon"
-MODELS = ("yolov1", "faster_rcnn", "sliding_window")
+MODELS = models_for_task("detect")
 
 
 def data_overrides(root: Path) -> list[str]:

@@ -26,11 +26,11 @@ from benchlib import (
 )
 from benchlib import short_training_overrides as short_training
 
-from visionlab.utils.config import config_dir
+from visionlab.utils.config import config_dir, models_for_task
 
 REPO = config_dir().parent
 CAMVID = REPO.parent / "shared" / "data" / "camvid"
-MODELS = ("unet", "fcn8s", "fcn16s", "fcn32s")
+MODELS = models_for_task("segment")
 
 
 def main() -> None:

@@ -35,10 +35,7 @@ from visionlab.callbacks.speed import TrainSpeed
 from visionlab.cli.common import build_datamodule, build_task
 from visionlab.cli.train import train
 from visionlab.data import VisionDataModule
-from visionlab.losses import YoloV1Loss
 from visionlab.models import build_model
-from visionlab.models.yolov1 import YOLOv1
-from visionlab.ops.boxes import encode_yolo_targets
 from visionlab.tasks.optim import build_optimizer, parameter_groups
 from visionlab.utils.config import compose_config, fill_preprocessing
 
@@ -128,16 +125,8 @@ def classification_loss(cfg: DictConfig, datamodule: VisionDataModule) -> LossFn
 
 
 def detection_loss(cfg: DictConfig, datamodule: VisionDataModule) -> LossFn:
-    """YOLOv1 with its loss, torchvision-contract detectors with their own losses."""
-    loss_args = OmegaConf.to_container(cfg.task.loss, resolve=True)
-
-    def loss_fn(model, images, targets):
-        if not isinstance(model, YOLOv1):
-            return sum(model(images, targets).values())
-        encoded = encode_yolo_targets(targets, model.s, model.c, tuple(images.shape[-2:]))
-        return YoloV1Loss(model.b, **loss_args)(model(images), encoded)["loss"]
-
-    return loss_fn
+    """A detector's own losses (torchvision's contract), summed."""
+    return lambda model, images, targets: sum(model(images, targets).values())
 
 
 def segmentation_loss(cfg: DictConfig, datamodule: VisionDataModule) -> LossFn:

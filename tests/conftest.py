@@ -17,6 +17,15 @@ REPO = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO / "conf"
 SHARED_DATA = REPO.parent / "shared" / "data"
 
+
+def model_configs(task: str | None = None) -> list[str]:
+    """The options of `conf/model/` (those serving `task`, when given)."""
+    from visionlab.utils.config import model_tasks
+
+    options = sorted(path.stem for path in (CONF_DIR / "model").glob("*.yaml"))
+    return [o for o in options if task is None or task in model_tasks(o)]
+
+
 # Small, fast shapes runs: 64 px images, 16-image batches, no worker processes.
 FAST = [
     "++data.options.counts={train:48,val:21,test:21}",

@@ -26,7 +26,7 @@ def test_incompatible_task_model_fails_without_traceback(tmp_path):
     assert result.returncode == 1
     output = result.stdout + result.stderr
     assert "cannot serve task=detect" in output and "Traceback" not in output
-    assert "Models for task=detect: faster_rcnn, sliding_window, yolov1" in output
+    assert "Models for task=detect: faster_rcnn, fcos, retinanet, sliding_window, yolov1" in output
 
 
 def test_missing_data_root_is_named(tmp_path):

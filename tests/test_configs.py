@@ -13,7 +13,12 @@ from tests.conftest import CONF_DIR, SHARED_DATA
 from visionlab.cli.common import build_datamodule, build_task, instantiate_dict
 from visionlab.data.sources import CLASSIFICATION_SOURCES, DETECTION_SOURCES
 from visionlab.errors import ConfigError
-from visionlab.utils.config import check_config, fill_preprocessing, models_for_task
+from visionlab.utils.config import (
+    check_config,
+    fill_preprocessing,
+    model_tasks,
+    models_for_task,
+)
 
 SOURCES = {"classify": CLASSIFICATION_SOURCES, "detect": DETECTION_SOURCES}
 
@@ -46,7 +51,7 @@ def test_default_config_builds(make_cfg):
 
 @pytest.mark.parametrize("option", options("model"))
 def test_model_options(make_cfg, option):
-    task = OmegaConf.load(CONF_DIR / "model" / f"{option}.yaml").tasks[0]
+    task = model_tasks(option)[0]
     build_all(make_cfg(f"task={task}", f"model={option}", "model.backbone.pretrained=false"))
 
 

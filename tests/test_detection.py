@@ -11,9 +11,10 @@ import torch
 
 from visionlab.cli.train import train
 from visionlab.data.sources import read_coco, read_csv_boxes, read_voc, read_yolo
-from visionlab.models.faster_rcnn import FasterRCNNDetector, loss_mode
+from visionlab.models.detector_adapter import loss_mode
+from visionlab.models.faster_rcnn import FasterRCNNDetector
 
-from .conftest import detection_overfit_overrides
+from .conftest import detection_overfit_overrides, model_configs
 
 
 def _by_name(index):
@@ -134,7 +135,7 @@ def test_map_equals_pycocotools():
         assert ours[key].item() == pytest.approx(value, abs=1e-4)
 
 
-@pytest.mark.parametrize("model", ["yolov1", "faster_rcnn", "sliding_window"])
+@pytest.mark.parametrize("model", model_configs("detect"))
 @pytest.mark.parametrize("source", ["shapes", "coco", "voc", "yolo", "csv_boxes"])
 def test_fast_dev_run(make_cfg, detection_roots, model, source):
     data = [] if source == "shapes" else [f"data={source}", f"data.root={detection_roots[source]}"]
@@ -234,3 +235,40 @@ def test_overfitting_a_few_images_reaches_map50_above_0_9(
         *detection_overfit_overrides(detection_overfit_root, epochs),
     )
     assert train(cfg) > 0.9
+
+
+@pytest.mark.parametrize("model", ["yolov1", "faster_rcnn"])
+def test_a_checkpoint_from_before_the_detector_contract_loads(make_cfg, tmp_path, model):
+    """0.1 checkpoints kept thresholds, NMS ops and YOLOv1's loss under the task, and Faster
+    R-CNN's thresholds as box_score_thresh / box_nms_thresh."""
+    from visionlab import load_model
+
+    cfg = make_cfg(
+        "task=detect", f"model={model}", "model.score_threshold=0.2", "model.nms_iou=0.4",
+        "trainer.max_epochs=1", "trainer.limit_train_batches=1", "trainer.limit_val_batches=1",
+        "test=false",
+    )  # fmt: skip
+    train(cfg)
+    checkpoint = torch.load(Path(cfg.paths.output_dir) / "checkpoints/last.ckpt", weights_only=True)
+    hparams, network = checkpoint["hyper_parameters"], checkpoint["hyper_parameters"]["model"]
+    network["tasks"] = ["detect"]
+    if model == "yolov1":
+        for key in ("score_threshold", "nms_iou", "loss", "ops"):
+            hparams[key] = network.pop(key)
+    else:
+        hparams |= {"score_threshold": 0.05, "nms_iou": 0.5, "loss": {}, "ops": {}}
+        network["box_score_thresh"] = network.pop("score_threshold")
+        network["box_nms_thresh"] = network.pop("nms_iou")
+    checkpoint["visionlab"]["version"] = "0.1.0"
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    task = load_model(tmp_path / "old.ckpt")
+    assert task.hparams.model["score_threshold"] == 0.2 and task.hparams.model["nms_iou"] == 0.4
+    thresholds = (
+        (task.model.score_threshold, task.model.nms_iou)
+        if model == "yolov1"
+        else (task.model.roi_heads.score_thresh, task.model.roi_heads.nms_thresh)
+    )
+    assert thresholds == (0.2, 0.4)
+    assert all(len(p["scores"]) == 0 or p["scores"].min() >= 0.2 for p in task.predict_boxes(
+        torch.rand(2, 3, 64, 64)
+    ))  # fmt: skip

@@ -6,19 +6,19 @@ import json
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from visionlab.cli.export import export
 from visionlab.cli.train import train
-from visionlab.export import ONE_IMAGE
+from visionlab.models import model_spec
+from visionlab.utils.config import model_tasks
+
+from .conftest import CONF_DIR, model_configs
 
 MODELS = {
-    "efficientnet_lite0": [],
-    "yolov1": ["task=detect", "model=yolov1"],
-    "faster_rcnn": ["task=detect", "model=faster_rcnn"],
-    "sliding_window": ["task=detect", "model=sliding_window"],
-    "mask_rcnn": ["task=instance", "data.image_size=96"],
-    "unet": ["task=segment", "model=unet"],
-    "fcn8s": ["task=segment", "model=fcn8s"],
+    option: [f"task={model_tasks(option)[0]}", f"model={option}", "model.backbone.pretrained=false"]
+    + (["data.image_size=96"] if model_tasks(option)[0] == "instance" else [])
+    for option in model_configs()
 }
 
 
@@ -50,4 +50,5 @@ def test_export_matches_eager(make_cfg, checkpoints, model, fmt):
     path = export(cfg)
     info = json.loads(path.with_name(path.name + ".json").read_text())
     assert info["max_abs_difference"] <= 1e-4
-    assert info["input"]["images"][0] == (1 if model in ONE_IMAGE else -1)
+    arch = OmegaConf.load(CONF_DIR / "model" / f"{model}.yaml").arch
+    assert info["input"]["images"][0] == (1 if model_spec(arch).export.one_image else -1)

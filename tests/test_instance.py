@@ -92,7 +92,7 @@ MAP_KEYS = [f"val/{kind}{iou}" for kind in ("mAP", "mask_mAP") for iou in ("", "
 def test_no_detections_score_zero_where_there_are_objects(make_cfg):
     """A model whose score threshold lets nothing through finds none of the val objects."""
     cfg = make_cfg(
-        *FAST_INSTANCE, "model.box_score_thresh=1.0", "trainer.max_epochs=1",
+        *FAST_INSTANCE, "model.score_threshold=1.0", "trainer.max_epochs=1",
         "trainer.limit_train_batches=1", "test=false",
     )  # fmt: skip
     train(cfg)

@@ -125,4 +125,30 @@ def test_detection_trains_with_the_scratch_ops(make_cfg):
 
     cfg = make_cfg("task=detect", "ops.nms=scratch", "ops.iou=scratch", "trainer.fast_dev_run=true")
     train(cfg)
-    assert cfg.task.ops == {"nms": "scratch", "iou": "scratch"}
+    assert cfg.model.ops == {"nms": "scratch", "iou": "scratch"}
+
+
+def test_multiscale_roi_pool_assigns_levels_as_torchvision():
+    """With RoIAlign as its pooling, the multi-scale RoI pool equals torchvision's
+    MultiScaleRoIAlign: the same scales, level assignment and RoI batch indices."""
+    from collections import OrderedDict
+    from functools import partial
+
+    from torchvision.ops import MultiScaleRoIAlign, roi_align
+
+    from visionlab.models.faster_rcnn import MultiScaleRoIPool
+
+    class AlignedPool(MultiScaleRoIPool):
+        pool = staticmethod(partial(roi_align, sampling_ratio=2))
+
+    generator = torch.Generator().manual_seed(0)
+    features = OrderedDict(
+        (str(i), torch.randn(2, 4, 64 // 2**i, 64 // 2**i, generator=generator)) for i in range(3)
+    )
+    boxes = [random_boxes(n, generator, size=200.0).clamp(max=255) for n in (5, 7)]
+    shapes = [(256, 256), (256, 256)]
+    names = list(features)
+    expected = MultiScaleRoIAlign(names, 7, sampling_ratio=2)(features, boxes, shapes)
+    assert torch.allclose(
+        AlignedPool(names, 7, sampling_ratio=2)(features, boxes, shapes), expected
+    )

@@ -22,11 +22,9 @@ from visionlab.data.shapes import CLASS_NAMES, write_segmentation
 from visionlab.metrics import segmentation_scores
 from visionlab.utils.checkpoint import read_checkpoint
 
-from .conftest import CONF_DIR, overfit_overrides
+from .conftest import model_configs, overfit_overrides
 
-SEGMENT_MODELS = sorted(
-    p.stem for p in (CONF_DIR / "model").glob("*.yaml") if "segment" in p.read_text()
-)
+SEGMENT_MODELS = model_configs("segment")
 SHAPES_CLASSES = ["background", *CLASS_NAMES]
 SEG = ["task=segment", "data.image_size=64", "++data.options.image_size=64"]
 

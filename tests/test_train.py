@@ -10,16 +10,14 @@ import lightning as L
 import pytest
 import torch
 
-from tests.conftest import CONF_DIR
+from tests.conftest import model_configs
 from visionlab import load_model
 from visionlab.cli.evaluate import evaluate
 from visionlab.cli.predict import predict
 from visionlab.cli.train import train
 from visionlab.models.classifier import Classifier
 
-CLASSIFY_MODELS = sorted(
-    p.stem for p in (CONF_DIR / "model").glob("*.yaml") if "classify" in p.read_text()
-)
+CLASSIFY_MODELS = model_configs("classify")
 
 
 @pytest.mark.parametrize("model", CLASSIFY_MODELS)

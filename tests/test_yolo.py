@@ -95,9 +95,10 @@ def test_loss_matches_a_hand_computation_on_two_cells():
 
 @pytest.mark.parametrize("head", ["fc", "conv"])
 def test_model_output_shape_and_gradient_reaches_backbone(head):
+    """The raw grid, then torchvision's contract: losses in training, detections in eval."""
     model = YOLOv1(C, {"name": "resnet18"}, grid_size=S, head=head, hidden=64)
     images = torch.randn(2, 3, 224, 224)
-    out = model(images)
+    out = model.grid(images)
     assert out.shape == (2, S, S, 5 * 2 + C)
     sizes = out[..., :10].unflatten(-1, (2, 5))[..., 2:4]
     assert sizes.min() >= 0  # the layer predicts √w, √h
@@ -105,6 +106,11 @@ def test_model_output_shape_and_gradient_reaches_backbone(head):
     targets = [
         {"boxes": torch.tensor([[10.0, 10.0, 100.0, 120.0]]), "labels": torch.tensor([1])}
     ] * 2
-    YoloV1Loss(2)(out, encode_yolo_targets(targets, S, C, (224, 224)))["loss"].backward()
+    losses = model(images, targets)
+    assert set(losses) == {"loss_coord", "loss_obj", "loss_noobj", "loss_classes"}
+    sum(losses.values()).backward()
     first = next(model.backbone.parameters())
     assert first.grad is not None and first.grad.abs().sum() > 0
+    detections = model.eval()(images)
+    assert len(detections) == 2 and set(detections[0]) == {"boxes", "scores", "labels"}
+    assert (detections[0]["scores"] > model.score_threshold).all()

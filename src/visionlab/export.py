@@ -26,54 +26,63 @@ import torch
 from torch import nn
 
 from visionlab.errors import ConfigError
+from visionlab.models import ExportSpec, model_spec
 
 log = logging.getLogger(__name__)
 FORMATS = ("onnx", "torchscript")
-# detectors that decode inside the model, exported for one image per call
-ONE_IMAGE = ("faster_rcnn", "mask_rcnn", "sliding_window")
-# exported through torch.export: with a variable batch, the TorchScript-based exporter loses
-# the spatial size YOLOv1's adaptive pooling needs
-TORCH_EXPORT = ("yolov1",)
 
 
 class DetectionOutputs(nn.Module):
     """A detector with torchvision's output contract, as a function of a one-image batch to a
-    tuple of tensors."""
+    tuple of tensors: the `outputs` keys of its detections."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, outputs: tuple[str, ...]) -> None:
         super().__init__()
-        self.model = model
-        self.masks = hasattr(model, "roi_heads") and model.roi_heads.has_mask()
+        self.model, self.outputs = model, outputs
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.model(images)[0]
-        outputs = (out["boxes"], out["scores"], out["labels"])
-        return (*outputs, out["masks"]) if self.masks else outputs
+        detections = self.model(images)[0]
+        return tuple(detections[key] for key in self.outputs)
 
 
-def exportable(task) -> tuple[nn.Module, list[str], bool]:
-    """The module to export, its output names and whether its batch size may vary."""
-    arch = task.hparams.model["arch"]
+class Method(nn.Module):
+    """One method of a network as the forward of a module."""
+
+    def __init__(self, model: nn.Module, method: str) -> None:
+        super().__init__()
+        self.model, self.method = model, method
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return getattr(self.model, self.method)(images)
+
+
+def exportable(task) -> tuple[nn.Module, ExportSpec]:
+    """The module to export and how its class asked to be exported."""
+    spec = model_spec(task.hparams.model["arch"]).export
     model = task.model.eval()
-    if arch in ONE_IMAGE:
-        wrapped = DetectionOutputs(model)
-        names = ["boxes", "scores", "labels"] + (["masks"] if wrapped.masks else [])
-        return wrapped, names, False
-    return model, ["grid" if arch == "yolov1" else "logits"], True
+    if spec.one_image:
+        return DetectionOutputs(model, spec.outputs), spec
+    return (model if spec.method == "forward" else Method(model, spec.method)), spec
 
 
 def export_model(task, path: Path, fmt: str, size: int, opset: int = 18) -> Path:
     """Write `task`'s network to `path` as `fmt` for `size` x `size` inputs."""
     if fmt not in FORMATS:
         raise ConfigError(f"format={fmt!r}; choose one of {', '.join(FORMATS)}")
-    module, outputs, dynamic_batch = exportable(task)
+    module, spec = exportable(task)
+    if size % spec.input_multiple:
+        raise ConfigError(
+            f"image_size={size}: {task.hparams.model['arch']} needs a multiple of "
+            f"{spec.input_multiple}"
+        )
+    outputs, dynamic_batch = list(spec.outputs), not spec.one_image
     example = torch.rand(2 if dynamic_batch else 1, 3, size, size)
     path.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer notes on data-dependent shapes
         if fmt == "torchscript":
             torch.jit.trace(module, (example,), strict=False).save(str(path))
-        elif task.hparams.model["arch"] in TORCH_EXPORT:
+        elif spec.exporter == "dynamo":
             batch = torch.export.Dim("batch", min=1, max=4096)
             torch.onnx.export(
                 module, (example,), str(path), dynamo=True, opset_version=opset,
@@ -103,7 +112,8 @@ def run_exported(path: Path, fmt: str, images: torch.Tensor) -> list[np.ndarray]
 def max_difference(task, path: Path, fmt: str, size: int, seed: int = 0) -> float:
     """The largest absolute difference between the exported file and eager PyTorch on a
     random batch (of 3 images where the batch may vary, which the export did not see)."""
-    module, _, dynamic_batch = exportable(task)
+    module, spec = exportable(task)
+    dynamic_batch = not spec.one_image
     generator = torch.Generator().manual_seed(seed)
     images = torch.rand(3 if dynamic_batch else 1, 3, size, size, generator=generator)
     with torch.no_grad():

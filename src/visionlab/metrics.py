@@ -63,6 +63,8 @@ class ShardedMeanAveragePrecision(MeanAveragePrecision):
         return result
 
     def _sync_dist(self, dist_sync_fn=None, process_group=None) -> None:
+        # overrides a private torchmetrics method: its `dist_sync_fn` issues one collective per
+        # list element, so ranks with different numbers of images would wait on each other
         world_size = dist.get_world_size(group=process_group)
         for name, default in self._defaults.items():
             if not isinstance(default, list):

@@ -9,7 +9,7 @@ from pathlib import Path
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from visionlab.callbacks import auto_progress_bar
+from visionlab.callbacks import auto_progress_bar, reports
 from visionlab.cli.common import build_datamodule
 from visionlab.utils.checkpoint import load_model
 
@@ -26,7 +26,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     datamodule = build_datamodule(data_cfg, task.name)
     run_dir = Path(cfg.paths.output_dir)
     trainer = instantiate(
-        cfg.trainer, logger=False, callbacks=[auto_progress_bar()], default_root_dir=str(run_dir)
+        cfg.trainer,
+        logger=False,
+        callbacks=[auto_progress_bar(), *reports()],
+        default_root_dir=str(run_dir),
     )
     results: dict[str, float] = {}
     if cfg.split in ("val", "all"):

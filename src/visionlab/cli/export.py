@@ -27,12 +27,12 @@ def export(cfg: DictConfig) -> Path:
     ckpt = Path(cfg.ckpt_path)
     path = Path(cfg.output) if cfg.output else ckpt.with_suffix(SUFFIX[cfg.format])
     export_model(task, path, cfg.format, size, cfg.opset)
-    _, outputs, dynamic_batch = exportable(task)
+    spec = exportable(task)[1]
     info = {
         "checkpoint": str(ckpt),
         "format": cfg.format,
-        "input": {"images": [-1 if dynamic_batch else 1, 3, size, size]},
-        "outputs": outputs,
+        "input": {"images": [1 if spec.one_image else -1, 3, size, size]},
+        "outputs": list(spec.outputs),
         "mean": data.get("mean"),
         "std": data.get("std"),
         "class_names": list(task.hparams.class_names),

@@ -1,6 +1,7 @@
 """The task a command line implies: `python train.py data=voc data.root=...` needs no `task=`.
 
-Each `conf/data/<source>.yaml` and `conf/model/<name>.yaml` lists the tasks it serves. Without
+Each `conf/data/<source>.yaml` lists the tasks its source serves, and each model class
+registers the tasks it serves. Without
 `task=` (and without `experiment=` or `resume=`, which bring their own), the tasks that every
 `data=` and `model=` on the command line serve decide it: one task is added as `task=<it>`
 before Hydra composes, so the run is exactly that of `task=<it>` (its default model, sizes,
@@ -17,7 +18,7 @@ from itertools import product
 from omegaconf import OmegaConf
 
 from visionlab.errors import ConfigError
-from visionlab.utils.config import config_dir
+from visionlab.utils.config import config_dir, model_tasks
 
 DEFAULT_TASK = "classify"
 OWN_TASK_KEYS = ("task", "experiment", "resume")  # a command line with these keeps its task
@@ -25,10 +26,13 @@ GROUPS = ("data", "model")
 
 
 def served_tasks(group: str, option: str) -> list[str]:
-    """The `tasks` of `conf/<group>/<option>.yaml` (every task when it does not say)."""
+    """The tasks `conf/<group>/<option>.yaml` serves: a data source's `tasks` list, or what
+    the model's network registered (empty for an unknown option, which Hydra reports)."""
     path = config_dir() / group / f"{option}.yaml"
     if not path.is_file():
-        return []  # an unknown option: Hydra reports it with the list of valid ones
+        return []
+    if group == "model":
+        return list(model_tasks(option))
     return list(OmegaConf.load(path).get("tasks") or [])
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import lightning as L
 import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
-from torch.utils.data import DataLoader, Dataset, get_worker_info
+from torch.utils.data import DataLoader, Dataset
 
 from visionlab.data.check import DataReport, check_index
 from visionlab.data.datasets import (
@@ -19,6 +19,7 @@ from visionlab.data.datasets import (
     SegmentationDataset,
     collate_detection,
 )
+from visionlab.data.loaders import EpochSeededLoader, seed_worker
 from visionlab.data.samples import SourceIndex
 from visionlab.data.sources import (
     CLASSIFICATION_SOURCES,
@@ -32,38 +33,9 @@ from visionlab.data.transforms import (
     build_segmentation_transforms,
 )
 from visionlab.errors import ConfigError, DataError
-from visionlab.utils.seeding import seed_all
 
 log = logging.getLogger(__name__)
 ON_ERROR = ("skip", "raise")
-
-
-class EpochSeededLoader(DataLoader):
-    """A loader that, when an epoch's iteration starts, seeds everything the epoch draws from
-    with `epoch_seed()`: the shuffle order, the workers' seeds, the augmentations run in this
-    process and the global generators (dropout). With `seed + epoch` as that seed, epoch k is
-    the same whether the run went straight through or resumed from the checkpoint of epoch k-1.
-    """
-
-    def __init__(self, *args, epoch_seed: Callable[[], int | None], **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.epoch_seed = epoch_seed
-
-    def __iter__(self):
-        seed = self.epoch_seed()
-        if seed is not None and self.generator is not None:
-            seed_all(seed)
-            self.generator.manual_seed(seed)
-            self.dataset.transform.set_random_seed(seed)
-        return super().__iter__()
-
-
-def seed_worker(worker_id: int) -> None:
-    """Seed a loader worker's generators and augmentations from the seed torch gave it
-    (the loader's base seed, drawn from the seeded main process, plus the worker id)."""
-    info = get_worker_info()
-    seed_all(info.seed)
-    info.dataset.transform.set_random_seed(info.seed % 2**32)
 
 
 class VisionDataModule(L.LightningDataModule):

@@ -125,7 +125,7 @@ def _expected_keys_quiet(name: str, **kwargs: Any):
         yield
         return
     quiet = _ExpectedKeysFilter(name, _head_keys(name, **kwargs))
-    timm_log = logging.getLogger("timm.models._builder")
+    timm_log = logging.getLogger("timm.models._builder")  # the module that loads the weights
     timm_log.addFilter(quiet)
     try:
         yield

@@ -7,8 +7,10 @@ from torch import nn
 
 from visionlab.models.backbones import create_backbone
 from visionlab.models.freezing import FreezableBackbone
+from visionlab.models.registry import register_model
 
 
+@register_model("classifier", tasks=("classify",))
 class Classifier(FreezableBackbone):
     """`(N, 3, H, W)` float images -> `(N, num_classes)` logits."""
 

@@ -3,39 +3,19 @@ FPN."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from contextlib import contextmanager
+import math
 
 import torch
 from torch import nn
 from torchvision.models.detection import FasterRCNN, MaskRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads
-from torchvision.ops import FeaturePyramidNetwork, MultiScaleRoIAlign, roi_pool
-from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
-from torchvision.ops.poolers import _convert_to_roi_format, _filter_input, _setup_scales
+from torchvision.ops import MultiScaleRoIAlign, roi_pool
+from torchvision.ops.poolers import initLevelMapper
 
-from visionlab.models.backbones import create_backbone
-from visionlab.models.freezing import FreezableBackbone
+from visionlab.models.detector_adapter import TimmFPN, TorchvisionDetector, prepared_input
+from visionlab.models.registry import DETECTOR_EXPORT, ExportSpec, register_model
 from visionlab.ops import scratch
-
-
-class TimmFPN(nn.Module):
-    """A timm model's last `levels` feature maps (`features_only`), merged by an FPN, plus a
-    max-pooled extra level. `out_channels` is what torchvision's detectors read."""
-
-    def __init__(self, backbone: dict, levels: int = 3, out_channels: int = 128) -> None:
-        super().__init__()
-        indices = tuple(range(-levels, 0))
-        self.body = create_backbone(**backbone, features_only=True, out_indices=indices)
-        self.fpn = FeaturePyramidNetwork(
-            self.body.feature_info.channels(), out_channels, extra_blocks=LastLevelMaxPool()
-        )
-        self.out_channels = out_channels
-
-    def forward(self, images: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
-        features = self.body(images)
-        return self.fpn(OrderedDict((str(i), f) for i, f in enumerate(features)))
 
 
 class MultiScaleRoIPool(MultiScaleRoIAlign):
@@ -45,15 +25,22 @@ class MultiScaleRoIPool(MultiScaleRoIAlign):
     pool = staticmethod(roi_pool)
 
     def forward(self, x, boxes, image_shapes):
-        features = _filter_input(x, self.featmap_names)
-        if self.scales is None or self.map_levels is None:
-            self.scales, self.map_levels = _setup_scales(
-                features, image_shapes, self.canonical_scale, self.canonical_level
-            )
-        rois = _convert_to_roi_format(boxes)
-        levels = self.map_levels(boxes)
+        features = [x[name] for name in self.featmap_names]
+        height = max(shape[0] for shape in image_shapes)
+        # each level's scale is the power of two nearest its size ratio to the input, and a
+        # box goes to the level its size maps to (FPN paper, eq. 1), as torchvision assigns them
+        scales = [2.0 ** round(math.log2(f.shape[-2] / height)) for f in features]
+        levels = initLevelMapper(
+            int(-math.log2(scales[0])),
+            int(-math.log2(scales[-1])),
+            self.canonical_scale,
+            self.canonical_level,
+        )(boxes)
+        rois = torch.cat(
+            [torch.cat([b.new_full((len(b), 1), i), b], 1) for i, b in enumerate(boxes)]
+        )
         result = features[0].new_zeros((len(rois), features[0].shape[1], *self.output_size))
-        for level, (feature, scale) in enumerate(zip(features, self.scales, strict=True)):
+        for level, (feature, scale) in enumerate(zip(features, scales, strict=True)):
             index = torch.where(levels == level)[0]
             pooled = self.pool(feature, rois[index], self.output_size, spatial_scale=scale)
             result[index] = pooled.to(result.dtype)
@@ -73,17 +60,17 @@ ROI_POOLS = {
 }
 
 
-class TimmDetector(FreezableBackbone):
+class TimmDetector(TorchvisionDetector):
     """A torchvision two-stage detector with visionlab's contract: labels 0..C-1 in and out (the
     background class is added here), images already normalised and resized to `image_size`.
 
     Training mode: `model(images, targets)` -> dict of losses. Eval mode: `model(images)` ->
-    `[{boxes, scores, labels[, masks]}]` per image, in input pixel coordinates. Subclasses pick
+    `[{boxes, scores, labels[, masks]}]` per image, in input pixel coordinates, scoring at
+    least `score_threshold`, after per-class NMS at `nms_iou`. Subclasses pick
     the torchvision class (second base) and the target keys it trains on.
     """
 
-    backbone_prefix = "backbone.body."
-    target_keys: tuple[str, ...] = ("boxes",)
+    label_offset = 1  # class 0 is the background of the box classifier
 
     def __init__(
         self,
@@ -96,6 +83,8 @@ class TimmDetector(FreezableBackbone):
         aspect_ratios: tuple[float, ...] = (0.5, 1.0, 2.0),
         box_roi_pool: str = "roi_align",
         roi_output_size: int = 7,
+        score_threshold: float = 0.05,
+        nms_iou: float = 0.5,
         **detector_args,
     ) -> None:
         if len(anchor_sizes) != fpn_levels + 1:
@@ -113,10 +102,9 @@ class TimmDetector(FreezableBackbone):
                 tuple((s,) for s in anchor_sizes), (tuple(aspect_ratios),) * len(anchor_sizes)
             ),
             box_roi_pool=ROI_POOLS[box_roi_pool](featmaps, roi_output_size, sampling_ratio=2),
-            min_size=image_size,
-            max_size=image_size,
-            image_mean=[0.0, 0.0, 0.0],
-            image_std=[1.0, 1.0, 1.0],
+            **prepared_input(image_size),
+            box_score_thresh=score_threshold,
+            box_nms_thresh=nms_iou,
             **self.head_args(featmaps),
             **detector_args,
         )
@@ -125,21 +113,17 @@ class TimmDetector(FreezableBackbone):
         """Extra constructor arguments of the torchvision class."""
         return {}
 
-    def forward(self, images, targets=None):
-        if targets is not None:
-            targets = [
-                {**{k: t[k] for k in self.target_keys}, "labels": t["labels"] + 1} for t in targets
-            ]
-        output = super().forward(list(images), targets)
-        if isinstance(output, dict):
-            return output
-        return [{**o, "labels": o["labels"] - 1} for o in output]
 
-
+@register_model("faster_rcnn", tasks=("detect",), export=DETECTOR_EXPORT)
 class FasterRCNNDetector(TimmDetector, FasterRCNN):
     """torchvision's FasterRCNN on a timm backbone + FPN (see TimmDetector)."""
 
 
+@register_model(
+    "mask_rcnn",
+    tasks=("instance",),
+    export=ExportSpec(("boxes", "scores", "labels", "masks"), one_image=True),
+)
 class MaskRCNNDetector(TimmDetector, MaskRCNN):
     """torchvision's MaskRCNN on a timm backbone + FPN: Faster R-CNN plus a mask branch on
     14×14 RoIAlign features (four 3×3 convolutions with BatchNorm, as torchvision's v2 heads:
@@ -154,18 +138,3 @@ class MaskRCNNDetector(TimmDetector, MaskRCNN):
             "mask_roi_pool": MultiScaleRoIAlign(featmaps, 14, sampling_ratio=2),
             "mask_head": MaskRCNNHeads(self.fpn_channels, [256] * 4, 1, norm_layer=nn.BatchNorm2d),
         }
-
-
-@contextmanager
-def loss_mode(model: nn.Module):
-    """Train mode for the loss code of torchvision detectors, with normalisation and dropout
-    layers kept in eval mode so that computing a validation loss changes no statistics."""
-    was_training = model.training
-    model.train()
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm | nn.Dropout):
-            module.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)

@@ -7,6 +7,7 @@ from torch import nn
 
 from visionlab.models.backbones import create_backbone
 from visionlab.models.freezing import FreezableBackbone
+from visionlab.models.registry import register_model
 
 STRIDES = {"fcn32s": (32,), "fcn16s": (32, 16), "fcn8s": (32, 16, 8)}
 
@@ -31,6 +32,7 @@ def _crop(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return x[..., : size[0], : size[1]]
 
 
+@register_model("fcn", tasks=("segment",))
 class FCN(FreezableBackbone):
     """`(N, 3, H, W)` -> class logits `(N, C, H, W)` for any H, W.
 

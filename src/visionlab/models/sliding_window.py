@@ -7,12 +7,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torchvision.models.detection._utils import BalancedPositiveNegativeSampler
-from torchvision.ops import batched_nms, box_iou, clip_boxes_to_image
+from torchvision.ops import box_iou, clip_boxes_to_image
 
 from visionlab.models.backbones import create_backbone
 from visionlab.models.freezing import FreezableBackbone
+from visionlab.models.registry import DETECTOR_EXPORT, register_model
+from visionlab.ops import batched_nms_op
 
 
+@register_model("sliding_window", tasks=("detect",), export=DETECTOR_EXPORT)
 class SlidingWindowDetector(FreezableBackbone):
     """Every position of the backbone's last feature map is one window: a `window`-pixel
     square centred on that position. The classifier runs convolutionally (OverFeat's shared
@@ -25,7 +28,8 @@ class SlidingWindowDetector(FreezableBackbone):
     `[{boxes, scores, labels}]` per image, labels in 0..C-1. Training labels a window with the
     class of the box it overlaps most at IoU ≥ `positive_iou`, as background below
     `negative_iou`, and skips the rest; `windows_per_image` of them (at most
-    `positive_fraction` positive) train a (C + 1)-way cross-entropy.
+    `positive_fraction` positive) train a (C + 1)-way cross-entropy. `ops` picks torchvision's
+    NMS or the lecture's (`visionlab.ops.batched_nms_op`).
     """
 
     def __init__(
@@ -42,14 +46,18 @@ class SlidingWindowDetector(FreezableBackbone):
         score_threshold: float = 0.05,
         nms_iou: float = 0.5,
         detections_per_image: int = 100,
+        ops: dict | None = None,
     ) -> None:
         super().__init__()
         self.backbone = create_backbone(**backbone, features_only=True, out_indices=(-1,))
         self.stride = self.backbone.feature_info.reduction()[-1]
         self.window, self.scales = window, tuple(scales)
         self.positive_iou, self.negative_iou = positive_iou, negative_iou
+        # from a private torchvision module: the sampler its RPN and box head draw training
+        # samples with, so windows are sampled as those proposals are
         self.sampler = BalancedPositiveNegativeSampler(windows_per_image, positive_fraction)
         self.score_threshold, self.nms_iou = score_threshold, nms_iou
+        self.nms = batched_nms_op(**(ops or {}))
         self.detections_per_image = detections_per_image
         self.classifier = nn.Sequential(
             nn.Conv2d(self.backbone.feature_info.channels()[-1], head_channels, 1),
@@ -118,5 +126,5 @@ class SlidingWindowDetector(FreezableBackbone):
         probs = logits.softmax(dim=-1)[:, 1:]
         window_index, labels = torch.nonzero(probs >= self.score_threshold, as_tuple=True)
         boxes, scores = windows[window_index], probs[window_index, labels]
-        keep = batched_nms(boxes, scores, labels, self.nms_iou)[: self.detections_per_image]
+        keep = self.nms(boxes, scores, labels, self.nms_iou)[: self.detections_per_image]
         return {"boxes": boxes[keep], "scores": scores[keep], "labels": labels[keep]}

@@ -10,6 +10,7 @@ from torch import nn
 from visionlab.errors import ConfigError
 from visionlab.models.backbones import create_backbone
 from visionlab.models.freezing import FreezableBackbone
+from visionlab.models.registry import ExportSpec, register_model
 
 
 def double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -43,6 +44,9 @@ class PlainEncoder(nn.Module):
         return features
 
 
+UPSAMPLING = ("transposed", "interpolate")
+
+
 class UpBlock(nn.Module):
     """Upsample ×2, concatenate the skip features, double convolution."""
 
@@ -56,9 +60,7 @@ class UpBlock(nn.Module):
                 nn.Conv2d(in_channels, out_channels, 3, padding=1),
             )
         else:
-            raise ValueError(
-                f"model.upsampling must be 'transposed' or 'interpolate', got {mode!r}"
-            )
+            raise ValueError(f"model.upsampling must be one of {UPSAMPLING}, got {mode!r}")
         self.conv = double_conv(out_channels + skip_channels, out_channels)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None) -> torch.Tensor:
@@ -66,6 +68,7 @@ class UpBlock(nn.Module):
         return self.conv(x if skip is None else torch.cat([x, skip], dim=1))
 
 
+@register_model("unet", tasks=("segment",), export=ExportSpec(input_multiple=32))
 class UNet(FreezableBackbone):
     """`(N, 3, H, W)` -> class logits `(N, C, H, W)`.
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from visionlab.losses.yolov1 import YoloV1Loss
 from visionlab.models.backbones import create_backbone
 from visionlab.models.freezing import FreezableBackbone
-from visionlab.ops.boxes import decode_yolo
+from visionlab.models.registry import ExportSpec, register_model
+from visionlab.ops import batched_nms_op
+from visionlab.ops.boxes import decode_yolo, encode_yolo_targets
+
+HEADS = ("fc", "conv")
 
 
 def _conv(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -18,11 +23,20 @@ def _conv(in_channels: int, out_channels: int) -> nn.Sequential:
     )
 
 
+@register_model(
+    "yolov1", tasks=("detect",), export=ExportSpec(("grid",), exporter="dynamo", method="grid")
+)
 class YOLOv1(FreezableBackbone):
-    """`(N, 3, H, W)` images -> `(N, S, S, 5B + C)`.
+    """YOLOv1 with torchvision's detector contract: in training mode `model(images, targets)`
+    returns the four terms of the paper's loss (`loss_coord`, `loss_obj`, `loss_noobj`,
+    `loss_classes`, weighted by `loss`'s lambdas); in eval mode `model(images)` returns
+    `[{boxes, scores, labels}]` per image in input pixels: class score = P(class | object) x
+    confidence, kept above `score_threshold`, then per-class NMS at `nms_iou` (`ops` picks
+    torchvision's NMS or the lecture's, see `visionlab.ops.batched_nms_op`).
 
-    Per cell: B boxes `(x, y, w, h, confidence)` (x, y relative to the cell, w, h to the
-    image) and C class probabilities through a softmax. As in the paper the box outputs are
+    `grid(images)`: `(N, 3, H, W)` images -> `(N, S, S, 5B + C)`. Per cell: B boxes
+    `(x, y, w, h, confidence)` (x, y relative to the cell, w, h to the image) and C class
+    probabilities through a softmax. As in the paper the box outputs are
     linear, not squashed: a saturated sigmoid would leave a box that is far off with no
     gradient, stuck forever once it is the responsible one. The layer predicts √w and √h, so
     w and h are never negative. Decoding clamps everything into range. The head: two 3x3 conv +
@@ -41,9 +55,16 @@ class YOLOv1(FreezableBackbone):
         head_channels: int = 256,
         hidden: int = 1024,
         dropout: float = 0.5,
+        score_threshold: float = 0.05,
+        nms_iou: float = 0.5,
+        loss: dict | None = None,
+        ops: dict | None = None,
     ) -> None:
         super().__init__()
         self.s, self.b, self.c = grid_size, boxes_per_cell, num_classes
+        self.score_threshold, self.nms_iou = score_threshold, nms_iou
+        self.criterion = YoloV1Loss(boxes_per_cell, **(loss or {}))
+        self.nms = batched_nms_op(**(ops or {}))
         outputs = 5 * boxes_per_cell + num_classes
         self.backbone = create_backbone(**backbone, features_only=True, out_indices=(-1,))
         channels = self.backbone.feature_info.channels()[-1]
@@ -63,9 +84,9 @@ class YOLOv1(FreezableBackbone):
         elif head == "conv":
             self.head = nn.Conv2d(head_channels, outputs, 1)
         else:
-            raise ValueError(f"model.head must be 'fc' or 'conv', got {head!r}")
+            raise ValueError(f"model.head must be one of {HEADS}, got {head!r}")
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def grid(self, images: torch.Tensor) -> torch.Tensor:
         features = self.neck(self.backbone(images)[-1])
         out = self.head(features)
         out = out.permute(0, 2, 3, 1) if out.dim() == 4 else out
@@ -76,6 +97,19 @@ class YOLOv1(FreezableBackbone):
         probs = out[..., 5 * self.b :].softmax(dim=-1)
         return torch.cat([boxes, probs], dim=-1)
 
-    def decode(self, output: torch.Tensor, image_size: tuple[int, int], **kwargs) -> list[dict]:
-        """Predictions per image; see `visionlab.ops.boxes.decode_yolo` for `kwargs`."""
-        return decode_yolo(output, self.b, image_size, **kwargs)
+    def forward(self, images: torch.Tensor, targets: list[dict] | None = None):
+        grid = self.grid(images)
+        size = tuple(images.shape[-2:])
+        if self.training:
+            if targets is None:
+                raise ValueError("training mode needs targets")
+            encoded = encode_yolo_targets(targets, self.s, self.c, size)
+            return {f"loss_{k}": v for k, v in self.criterion(grid, encoded).items() if k != "loss"}
+        return decode_yolo(
+            grid,
+            self.b,
+            size,
+            score_threshold=self.score_threshold,
+            iou_threshold=self.nms_iou,
+            nms=self.nms,
+        )

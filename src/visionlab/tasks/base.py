@@ -18,6 +18,7 @@ from visionlab.tasks.optim import build_optimizer, build_scheduler, parameter_gr
 log = logging.getLogger(__name__)
 FINETUNE_STRATEGIES = ("full", "frozen", "unfreeze_at")
 NONFINITE_ACTIONS = ("stop", "skip")
+MODES = ("min", "max")
 
 
 class VisionTask(L.LightningModule):
@@ -42,7 +43,7 @@ class VisionTask(L.LightningModule):
         nonfinite_loss: str = "stop",
     ) -> None:
         super().__init__()
-        if mode not in ("min", "max"):
+        if mode not in MODES:
             raise ConfigError(f"task.mode must be 'min' or 'max', got {mode!r}")
         if nonfinite_loss not in NONFINITE_ACTIONS:
             raise ConfigError(
@@ -72,6 +73,7 @@ class VisionTask(L.LightningModule):
         if self.finetune["strategy"] == "frozen":
             self.model.set_backbone_frozen(True, freeze_weights=True)
         self.run_config: dict[str, Any] = {}
+        self.computed: dict[str, dict] = {}  # what each stage's metrics computed, for reports
 
     @classmethod
     def resolve_args(cls, task_args: dict, datamodule: Any) -> dict:
@@ -206,16 +208,3 @@ class VisionTask(L.LightningModule):
             "version": __version__,
             "config": self.run_config,
         }
-
-    _plot_batch = None  # validation images kept for this epoch's prediction plot
-
-    def _plot_now(self) -> bool:
-        """Whether this validation plots predictions (`plot_every_n_epochs` tasks only)."""
-        every = self.hparams.plot_every_n_epochs
-        return not self.trainer.sanity_checking and (
-            self.trainer.state.fn != "fit" or (self.current_epoch + 1) % every == 0
-        )
-
-    @property
-    def plots_dir(self) -> Path:
-        return Path(self.trainer.default_root_dir) / "plots"

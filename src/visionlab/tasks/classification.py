@@ -1,5 +1,5 @@
-"""Image classification: cross-entropy, accuracy/top-5/macro-F1, a confusion matrix and
-per-class precision and recall."""
+"""Image classification: cross-entropy, accuracy/top-5/macro-F1 and a confusion matrix (drawn
+by `callbacks.ClassificationReport`)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from torchmetrics.classification import (
 )
 
 from visionlab.tasks.base import VisionTask
-from visionlab.utils.loggers import save_and_log_table
-from visionlab.utils.plots import confusion_matrix_figure, save_and_log_figure
 
 
 def _metrics(num_classes: int, prefix: str) -> MetricCollection:
@@ -74,36 +72,9 @@ class ClassificationTask(VisionTask):
         self._confusion_matrix("test", self.test_confusion)
 
     def _confusion_matrix(self, stage: str, metric: MulticlassConfusionMatrix) -> None:
-        matrix = metric.compute().cpu().numpy()
+        """Keep the stage's confusion matrix for the reports (`ClassificationReport`)."""
+        self.computed[stage] = {"confusion": metric.compute().cpu().numpy()}
         metric.reset()
-        if self.trainer.sanity_checking or not self.trainer.is_global_zero:
-            return
-        fig = confusion_matrix_figure(
-            matrix,
-            self.hparams.class_names,
-            f"{stage} confusion matrix, epoch {self.current_epoch}",
-        )
-        save_and_log_figure(
-            fig,
-            self.plots_dir / f"confusion_matrix_{stage}.png",
-            f"{stage}/confusion_matrix",
-            self.loggers,
-            self.global_step,
-        )
-        support, predicted, correct = matrix.sum(1), matrix.sum(0), matrix.diagonal()
-        rows = [
-            [name, round(c / p, 4) if p else None, round(c / n, 4) if n else None, int(n)]
-            for name, c, p, n in zip(
-                self.hparams.class_names, correct, predicted, support, strict=True
-            )
-        ]
-        save_and_log_table(
-            self.plots_dir.parent / f"per_class_{stage}.csv",
-            f"{stage}/per_class",
-            ["class", "precision", "recall", "images"],
-            rows,
-            self.loggers,
-        )
 
     @torch.no_grad()
     def predict_proba(self, images: torch.Tensor) -> torch.Tensor:

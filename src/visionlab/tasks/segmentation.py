@@ -4,23 +4,13 @@ accuracy and per-class IoU from one confusion matrix."""
 from __future__ import annotations
 
 import torch
-from lightning.pytorch.loggers import WandbLogger
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from visionlab.errors import ConfigError
 from visionlab.losses import SegmentationLoss, median_frequency_weights
 from visionlab.metrics import segmentation_scores
 from visionlab.tasks.base import VisionTask
-from visionlab.utils.loggers import log_wandb_masks, save_and_log_table
-from visionlab.utils.plots import (
-    confusion_matrix_figure,
-    display_image,
-    per_class_figure,
-    save_and_log_figure,
-    segmentation_figure,
-)
 
-PLOTTED_IMAGES = 4
 SUMMARY_KEYS = ("mIoU", "dice", "pixel_acc")
 
 
@@ -84,17 +74,6 @@ class SegmentationTask(VisionTask):
     def reset_metrics(self, stage):
         self._confusion(stage).reset()
 
-    # --- plots of a fixed set of val images --------------------------------------------------
-    def on_validation_batch_end(self, outputs, batch, batch_idx, dataloader_idx=0) -> None:
-        """Keep the first validation images of a plotting epoch (the val loader is unshuffled,
-        so they are the same images every time)."""
-        if batch_idx == 0 and self._plot_now():
-            images, masks = batch
-            preds = self(images[:PLOTTED_IMAGES]).argmax(dim=1)
-            self._plot_batch = tuple(
-                t[:PLOTTED_IMAGES].detach().cpu() for t in (images, masks, preds)
-            )
-
     # --- epoch ends ------------------------------------------------------------------------------
     def on_validation_epoch_end(self) -> None:
         scores = self._compute("val")
@@ -113,69 +92,11 @@ class SegmentationTask(VisionTask):
         per_class = zip(names, scores["iou_per_class"].float(), strict=True)
         self.log_dict(summary, sync_dist=True, prog_bar=stage == "val")
         self.log_dict({f"{stage}/IoU/{n}": v for n, v in per_class}, sync_dist=True)
-        if not self.trainer.sanity_checking and self.trainer.is_global_zero:
-            self._write_outputs(stage, confusion.cpu(), scores)
-            if self._plot_batch is not None:
-                self._plot_predictions(stage, *self._plot_batch)
-                self._plot_batch = None
-        return {k: scores[k] for k in SUMMARY_KEYS}
-
-    def _write_outputs(self, stage: str, confusion: torch.Tensor, scores: dict) -> None:
-        """`per_class_iou_<stage>.csv`, per-class IoU bars and the normalised confusion matrix."""
-        names = self.hparams.class_names
-        rows = list(zip(names, scores["iou_per_class"].tolist(), strict=True))
-        dice = scores["dice_per_class"].tolist()
-        pixels = confusion.sum(1).tolist()
-        save_and_log_table(
-            self.plots_dir.parent / f"per_class_iou_{stage}.csv",
-            f"{stage}/per_class_iou",
-            ["class", "IoU", "dice", "pixels"],
-            [
-                [name, round(iou, 4), round(d, 4), int(n)]
-                for (name, iou), d, n in zip(rows, dice, pixels, strict=True)
-            ],
-            self.loggers,
-        )
-        epoch = f"epoch {self.current_epoch}"
-        figures = {
-            "per_class_iou": per_class_figure(
-                rows, "IoU", f"{stage} IoU per class (mIoU {scores['mIoU']:.3f}), {epoch}"
-            ),
-            "confusion_matrix": confusion_matrix_figure(
-                confusion.numpy(), names, f"{stage} pixels, {epoch}", annotate="rates"
-            ),
+        self.computed[stage] = {
+            "confusion": confusion.cpu(),
+            "scores": {k: v.cpu() for k, v in scores.items()},
         }
-        for key, fig in figures.items():
-            save_and_log_figure(
-                fig,
-                self.plots_dir / f"{key}_{stage}.png",
-                f"{stage}/{key}",
-                self.loggers,
-                self.global_step,
-            )
-
-    def _plot_predictions(self, stage: str, images, masks, preds) -> None:
-        names = self.hparams.class_names
-        save_and_log_figure(
-            segmentation_figure(images, masks, preds, names),
-            self.plots_dir / f"predictions_{stage}_epoch{self.current_epoch}.png",
-            f"{stage}/predictions",
-            self.loggers,
-            self.global_step,
-        )
-        for logger in self.loggers:
-            if isinstance(logger, WandbLogger):
-                pictures = [display_image(image) for image in images]
-                log_wandb_masks(
-                    logger,
-                    f"{stage}/masks",
-                    pictures,
-                    list(preds),
-                    list(masks),
-                    names,
-                    self.hparams.ignore_index,
-                    self.global_step,
-                )
+        return {k: scores[k] for k in SUMMARY_KEYS}
 
     @torch.no_grad()
     def predict_proba(self, images: torch.Tensor) -> torch.Tensor:

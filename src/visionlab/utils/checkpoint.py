@@ -4,6 +4,7 @@ reconstruction from a file."""
 from __future__ import annotations
 
 import copy
+import inspect
 import logging
 import pickle
 from pathlib import Path
@@ -58,6 +59,32 @@ class SafeCheckpointIO(TorchCheckpointIO):
         return read_checkpoint(path, trusted=self.trusted)
 
 
+# Renamed in 0.2.0, when detectors took over their thresholds, NMS and loss from the task.
+RENAMED_MODEL_KEYS = {"box_score_thresh": "score_threshold", "box_nms_thresh": "nms_iou"}
+MOVED_TO_MODEL = ("score_threshold", "nms_iou", "loss", "ops")
+
+
+def upgrade_hyperparameters(hparams: dict, task: str) -> dict:
+    """The hyperparameters of a checkpoint written before 0.2.0 in today's layout: the
+    detection task's `score_threshold`, `nms_iou`, `loss` and `ops` move into the model config
+    where the model names them (YOLOv1; `ops` for the sliding window), and Faster/Mask R-CNN's
+    `box_score_thresh`/`box_nms_thresh` become `score_threshold`/`nms_iou`."""
+    from visionlab.models import model_spec
+
+    model = hparams["model"]
+    for old, new in RENAMED_MODEL_KEYS.items():
+        if old in model:
+            model[new] = model.pop(old)
+    if task not in ("detect", "instance"):
+        return hparams
+    parameters = inspect.signature(model_spec(model.get("arch")).cls.__init__).parameters
+    for key in MOVED_TO_MODEL:
+        value = hparams.pop(key, None)
+        if key in parameters and key not in model and value is not None:
+            model[key] = value
+    return hparams
+
+
 def load_model(path: str | Path, trusted: bool = False):
     """Rebuild the trained task (a LightningModule in eval mode) from its checkpoint alone.
 
@@ -71,7 +98,7 @@ def load_model(path: str | Path, trusted: bool = False):
     meta = checkpoint.get("visionlab")
     if not meta or meta.get("task") not in TASKS:
         raise WeightsError(f"{path} is not a visionlab checkpoint (no 'visionlab' metadata)")
-    hparams = copy.deepcopy(checkpoint["hyper_parameters"])
+    hparams = upgrade_hyperparameters(copy.deepcopy(checkpoint["hyper_parameters"]), meta["task"])
     backbone = hparams["model"].get("backbone")
     if backbone:  # the weights come from the checkpoint, not from a hub or package
         hparams["model"]["backbone"] = {**backbone, "pretrained": False, "weights": None}

@@ -16,7 +16,9 @@ from rich.syntax import Syntax
 from rich.tree import Tree
 
 from visionlab.errors import ConfigError
+from visionlab.models import MODELS, model_spec
 from visionlab.models.backbones import preprocessing
+from visionlab.utils.choices import check_choices
 
 # `${visionlab.cwd:}`: the launch folder, also where Hydra's own `${hydra:runtime.cwd}` is not
 # set yet (a multirun resolves its sweep folder before any job starts)
@@ -57,17 +59,22 @@ def compose_config(
     return cfg
 
 
+def model_tasks(option: str) -> tuple[str, ...]:
+    """The tasks the network of `conf/model/<option>.yaml` serves (what its class registered)."""
+    arch = OmegaConf.load(config_dir() / "model" / f"{option}.yaml").get("arch")
+    return MODELS[arch].tasks if arch in MODELS else ()
+
+
 def models_for_task(task: str) -> list[str]:
-    """Names of the `model` configs whose `tasks` list includes `task`."""
-    names = []
-    for path in sorted((config_dir() / "model").glob("*.yaml")):
-        if task in (OmegaConf.load(path).get("tasks") or []):
-            names.append(path.stem)
-    return names
+    """Names of the `model` configs whose network serves `task`."""
+    options = sorted(path.stem for path in (config_dir() / "model").glob("*.yaml"))
+    return [option for option in options if task in model_tasks(option)]
 
 
 def check_config(cfg: DictConfig) -> None:
-    """Refuse a `model` or data source that cannot serve the `task`, naming the ones that can."""
+    """Refuse a wrong choice value (`utils.choices`), and a `model` or data source that cannot
+    serve the `task`, naming the ones that can."""
+    check_choices(cfg)
     task = cfg.task.name
     served = cfg.data.get("tasks")
     if served and task not in served:
@@ -75,12 +82,12 @@ def check_config(cfg: DictConfig) -> None:
             f"data source '{cfg.data.source}' cannot serve task={task} "
             f"(it serves: {', '.join(served)})"
         )
-    if task not in (cfg.model.get("tasks") or []):
+    tasks = model_spec(cfg.model.get("arch")).tasks
+    if task not in tasks:
         options = ", ".join(models_for_task(task)) or "none yet"
         raise ConfigError(
             f"model '{cfg.model.name}' cannot serve task={task} "
-            f"(it serves: {', '.join(cfg.model.get('tasks') or [])}). "
-            f"Models for task={task}: {options}"
+            f"(it serves: {', '.join(tasks)}). Models for task={task}: {options}"
         )
 
 
