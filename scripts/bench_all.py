@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
 
-import torch
+from benchlib import machine_info
 
 from visionlab.utils.config import models_for_task
 
@@ -120,13 +118,9 @@ def main() -> None:
     parser.add_argument("--table", type=Path, default=REPO / "docs" / "benchmarks.md")
     args = parser.parse_args()
     results: dict = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": platform.processor() or platform.machine(),
-        "device": torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu",
-        "torch_threads": torch.get_num_threads(),
+        **machine_info(args.device),
         "num_workers": args.num_workers,
         "rounds": args.rounds,
-        "torch": torch.__version__,
         "tasks": {},
     }
     with tempfile.TemporaryDirectory() as tmp:

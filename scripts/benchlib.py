@@ -52,15 +52,22 @@ def add_common_arguments(parser: argparse.ArgumentParser, batch_size: int, steps
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
 
 
+def machine_info(device: str) -> dict:
+    """When and where a benchmark ran: date, machine, device, torch threads and version."""
+    return {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": platform.processor() or platform.machine(),
+        "device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
+
+
 def result_header(benchmark: str, args: argparse.Namespace) -> dict:
     """What every benchmark's JSON starts with: the machine, the software and the settings."""
     return {
         "benchmark": benchmark,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": platform.processor() or platform.machine(),
-        "device": torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu",
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
+        **machine_info(args.device),
         "batch_size": args.batch_size,
         "num_workers": args.num_workers,
         "steps_per_round": args.steps,
