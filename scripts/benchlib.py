@@ -252,10 +252,10 @@ def compare_rounds(plain: list[float], framework: list[float], warmup: int = 1) 
         "train_ratio": round(median, 3),
         "train_ratio_ci95": [round(low, 3), round(high, 3)],
         "rounds": len(pairs),
-        "per_round": {
-            "plain": [round(p, 2) for p, _ in pairs],
-            "visionlab": [round(f, 2) for _, f in pairs],
-            "ratio": [round(r, 3) for r in ratios],
+        "per_round": {  # 4 significant digits: a slow round can run below 1 img/s
+            "plain": [float(f"{p:.4g}") for p, _ in pairs],
+            "visionlab": [float(f"{f:.4g}") for _, f in pairs],
+            "ratio": [float(f"{r:.4g}") for r in ratios],
         },
     }
 

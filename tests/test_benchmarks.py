@@ -36,7 +36,7 @@ def test_training_speed_is_compared_in_interleaved_rounds(tmp_path, imagefolder_
     assert row["rounds"] == 3 and all(len(rounds[k]) == 3 for k in ("plain", "visionlab"))
     ratios = rounds["ratio"]
     speeds = zip(rounds["plain"], rounds["visionlab"], strict=True)
-    assert ratios == pytest.approx([v / p for p, v in speeds], rel=1e-2)
-    assert row["train_ratio"] == pytest.approx(sorted(ratios)[1], abs=1e-3)
+    assert ratios == pytest.approx([v / p for p, v in speeds], rel=2e-3)
+    assert row["train_ratio"] == pytest.approx(sorted(ratios)[1], rel=2e-3)
     low, high = row["train_ratio_ci95"]
-    assert min(ratios) - 1e-3 <= low <= row["train_ratio"] <= high <= max(ratios) + 1e-3
+    assert min(ratios) * 0.998 <= low <= row["train_ratio"] <= high <= max(ratios) * 1.002
