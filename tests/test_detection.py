@@ -240,7 +240,7 @@ def test_overfitting_a_few_images_reaches_map50_above_0_9(
 @pytest.mark.parametrize("model", ["yolov1", "faster_rcnn"])
 def test_a_checkpoint_from_before_the_detector_contract_loads(make_cfg, tmp_path, model):
     """0.1 checkpoints kept thresholds, NMS ops and YOLOv1's loss under the task, and Faster
-    R-CNN's thresholds as box_score_thresh / box_nms_thresh."""
+    R-CNN's thresholds as box_score_thresh / box_nms_thresh / box_detections_per_img."""
     from visionlab import load_model
 
     cfg = make_cfg(
@@ -259,6 +259,7 @@ def test_a_checkpoint_from_before_the_detector_contract_loads(make_cfg, tmp_path
         hparams |= {"score_threshold": 0.05, "nms_iou": 0.5, "loss": {}, "ops": {}}
         network["box_score_thresh"] = network.pop("score_threshold")
         network["box_nms_thresh"] = network.pop("nms_iou")
+        network["box_detections_per_img"] = network.pop("detections_per_image")
     checkpoint["visionlab"]["version"] = "0.1.0"
     torch.save(checkpoint, tmp_path / "old.ckpt")
     task = load_model(tmp_path / "old.ckpt")
@@ -269,6 +270,21 @@ def test_a_checkpoint_from_before_the_detector_contract_loads(make_cfg, tmp_path
         else (task.model.roi_heads.score_thresh, task.model.roi_heads.nms_thresh)
     )
     assert thresholds == (0.2, 0.4)
+    if model == "faster_rcnn":
+        assert task.model.roi_heads.detections_per_img == 100
     assert all(len(p["scores"]) == 0 or p["scores"].min() >= 0.2 for p in task.predict_boxes(
         torch.rand(2, 3, 64, 64)
     ))  # fmt: skip
+
+
+def test_pyramid_anchors_per_level_and_octave():
+    """RetinaNet's anchors: every size at `anchor_octaves` scales and each aspect ratio; a size
+    list that does not match the FPN levels is refused by name."""
+    from visionlab.models.retinanet import RetinaNetDetector
+
+    backbone = {"name": "tf_efficientnet_lite0"}
+    model = RetinaNetDetector(num_classes=2, backbone=backbone, anchor_octaves=2)
+    assert model.anchor_generator.sizes[0] == (32, 45)
+    assert model.head.classification_head.num_anchors == 2 * 3
+    with pytest.raises(ValueError, match="model.anchor_sizes needs 4 sizes"):
+        RetinaNetDetector(num_classes=2, backbone=backbone, anchor_sizes=(32, 64))

@@ -1,5 +1,5 @@
 """What every torchvision detector on a timm backbone shares: the backbone + FPN adapter, the
-label convention and the validation-loss mode."""
+constructor, the anchors, the label convention and the validation-loss mode."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import torch
 from torch import nn
+from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.ops import FeaturePyramidNetwork
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
@@ -75,6 +76,64 @@ class TorchvisionDetector(FreezableBackbone):
         if isinstance(output, dict):
             return output
         return [{**o, "labels": o["labels"] - shift} for o in output]
+
+
+class FPNDetector(TorchvisionDetector):
+    """A torchvision detector (the second base) on a timm backbone + FPN, with images that
+    arrive normalised and resized to `image_size`. Detections score at least
+    `score_threshold`, after per-class NMS at `nms_iou`, at most `detections_per_image` of
+    them. Subclasses turn their own config keys into the torchvision class's other arguments
+    in `detector_args`, and name its threshold arguments in `threshold_names`."""
+
+    threshold_names = ("score_thresh", "nms_thresh", "detections_per_img")
+
+    def __init__(
+        self,
+        num_classes: int,
+        backbone: dict,
+        image_size: int = 384,
+        fpn_levels: int = 3,
+        fpn_channels: int = 128,
+        score_threshold: float = 0.05,
+        nms_iou: float = 0.5,
+        detections_per_image: int = 100,
+        **options,
+    ) -> None:
+        fpn = TimmFPN(backbone, fpn_levels, fpn_channels)
+        thresholds = (score_threshold, nms_iou, detections_per_image)
+        super().__init__(
+            fpn,
+            **prepared_input(image_size),
+            **dict(zip(self.threshold_names, thresholds, strict=True)),
+            **self.detector_args(num_classes, fpn, **options),
+        )
+
+    def detector_args(self, num_classes: int, fpn: TimmFPN, **options) -> dict:
+        """The torchvision class's arguments besides the backbone, input and thresholds."""
+        raise NotImplementedError
+
+
+ANCHOR_SIZES = (32, 64, 128, 256)  # a 3-level FPN plus its max-pooled level
+ASPECT_RATIOS = (0.5, 1.0, 2.0)
+
+
+def pyramid_anchors(
+    fpn: TimmFPN,
+    anchor_sizes: tuple[int, ...] = ANCHOR_SIZES,
+    aspect_ratios: tuple[float, ...] = ASPECT_RATIOS,
+    octaves: int = 1,
+) -> AnchorGenerator:
+    """Anchors of one base size per FPN level (the max-pooled one included), each at
+    `octaves` scales (×2^(k/octaves)) and every aspect ratio."""
+    levels = len(fpn.strides)
+    if len(anchor_sizes) != levels:
+        raise ValueError(
+            f"model.anchor_sizes needs {levels} sizes, one per FPN level plus the pool level"
+        )
+    scaled = tuple(
+        tuple(round(s * 2 ** (k / octaves)) for k in range(octaves)) for s in anchor_sizes
+    )
+    return AnchorGenerator(scaled, (tuple(aspect_ratios),) * levels)
 
 
 @contextmanager

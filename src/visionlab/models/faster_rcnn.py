@@ -8,12 +8,17 @@ import math
 import torch
 from torch import nn
 from torchvision.models.detection import FasterRCNN, MaskRCNN
-from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads
 from torchvision.ops import MultiScaleRoIAlign, roi_pool
 from torchvision.ops.poolers import initLevelMapper
 
-from visionlab.models.detector_adapter import TimmFPN, TorchvisionDetector, prepared_input
+from visionlab.models.detector_adapter import (
+    ANCHOR_SIZES,
+    ASPECT_RATIOS,
+    FPNDetector,
+    TimmFPN,
+    pyramid_anchors,
+)
 from visionlab.models.registry import DETECTOR_EXPORT, ExportSpec, register_model
 from visionlab.ops import scratch
 
@@ -60,56 +65,39 @@ ROI_POOLS = {
 }
 
 
-class TimmDetector(TorchvisionDetector):
-    """A torchvision two-stage detector with visionlab's contract: labels 0..C-1 in and out (the
-    background class is added here), images already normalised and resized to `image_size`.
-
-    Training mode: `model(images, targets)` -> dict of losses. Eval mode: `model(images)` ->
-    `[{boxes, scores, labels[, masks]}]` per image, in input pixel coordinates, scoring at
-    least `score_threshold`, after per-class NMS at `nms_iou`. Subclasses pick
-    the torchvision class (second base) and the target keys it trains on.
-    """
+class TimmDetector(FPNDetector):
+    """A torchvision two-stage detector on a timm backbone + FPN (see `FPNDetector`): an RPN
+    with anchors of `anchor_sizes` (one per FPN level plus the pool level) and
+    `aspect_ratios`, then a box head on `roi_output_size`² features from `box_roi_pool`.
+    Labels are 0..C-1 in and out: the background class is added here. The remaining keys
+    (`rpn_*`) go to the torchvision class as they are. Subclasses pick the torchvision class
+    (second base) and the target keys it trains on."""
 
     label_offset = 1  # class 0 is the background of the box classifier
+    threshold_names = ("box_score_thresh", "box_nms_thresh", "box_detections_per_img")
 
-    def __init__(
+    def detector_args(
         self,
         num_classes: int,
-        backbone: dict,
-        image_size: int = 384,
-        fpn_levels: int = 3,
-        fpn_channels: int = 128,
-        anchor_sizes: tuple[int, ...] = (32, 64, 128, 256),
-        aspect_ratios: tuple[float, ...] = (0.5, 1.0, 2.0),
+        fpn: TimmFPN,
+        anchor_sizes: tuple[int, ...] = ANCHOR_SIZES,
+        aspect_ratios: tuple[float, ...] = ASPECT_RATIOS,
         box_roi_pool: str = "roi_align",
         roi_output_size: int = 7,
-        score_threshold: float = 0.05,
-        nms_iou: float = 0.5,
-        **detector_args,
-    ) -> None:
-        if len(anchor_sizes) != fpn_levels + 1:
-            raise ValueError(
-                f"model.anchor_sizes needs {fpn_levels + 1} sizes, one per FPN level plus the pool"
-            )
+        **rpn_args,
+    ) -> dict:
         if box_roi_pool not in ROI_POOLS:
             raise ValueError(f"model.box_roi_pool must be one of {', '.join(ROI_POOLS)}")
-        featmaps = [str(i) for i in range(fpn_levels)]
-        self.fpn_channels = fpn_channels
-        super().__init__(
-            TimmFPN(backbone, fpn_levels, fpn_channels),
-            num_classes=num_classes + 1,
-            rpn_anchor_generator=AnchorGenerator(
-                tuple((s,) for s in anchor_sizes), (tuple(aspect_ratios),) * len(anchor_sizes)
-            ),
-            box_roi_pool=ROI_POOLS[box_roi_pool](featmaps, roi_output_size, sampling_ratio=2),
-            **prepared_input(image_size),
-            box_score_thresh=score_threshold,
-            box_nms_thresh=nms_iou,
-            **self.head_args(featmaps),
-            **detector_args,
-        )
+        featmaps = [str(i) for i in range(len(fpn.strides) - 1)]  # the pool level gets no RoIs
+        return {
+            "num_classes": num_classes + 1,
+            "rpn_anchor_generator": pyramid_anchors(fpn, anchor_sizes, aspect_ratios),
+            "box_roi_pool": ROI_POOLS[box_roi_pool](featmaps, roi_output_size, sampling_ratio=2),
+            **self.head_args(fpn, featmaps),
+            **rpn_args,
+        }
 
-    def head_args(self, featmaps: list[str]) -> dict:
+    def head_args(self, fpn: TimmFPN, featmaps: list[str]) -> dict:
         """Extra constructor arguments of the torchvision class."""
         return {}
 
@@ -133,8 +121,8 @@ class MaskRCNNDetector(TimmDetector, MaskRCNN):
 
     target_keys = ("boxes", "masks")
 
-    def head_args(self, featmaps: list[str]) -> dict:
+    def head_args(self, fpn: TimmFPN, featmaps: list[str]) -> dict:
         return {
             "mask_roi_pool": MultiScaleRoIAlign(featmaps, 14, sampling_ratio=2),
-            "mask_head": MaskRCNNHeads(self.fpn_channels, [256] * 4, 1, norm_layer=nn.BatchNorm2d),
+            "mask_head": MaskRCNNHeads(fpn.out_channels, [256] * 4, 1, norm_layer=nn.BatchNorm2d),
         }

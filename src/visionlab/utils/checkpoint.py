@@ -60,7 +60,11 @@ class SafeCheckpointIO(TorchCheckpointIO):
 
 
 # Renamed in 0.2.0, when detectors took over their thresholds, NMS and loss from the task.
-RENAMED_MODEL_KEYS = {"box_score_thresh": "score_threshold", "box_nms_thresh": "nms_iou"}
+RENAMED_MODEL_KEYS = {
+    "box_score_thresh": "score_threshold",
+    "box_nms_thresh": "nms_iou",
+    "box_detections_per_img": "detections_per_image",
+}
 MOVED_TO_MODEL = ("score_threshold", "nms_iou", "loss", "ops")
 
 
@@ -68,7 +72,8 @@ def upgrade_hyperparameters(hparams: dict, task: str) -> dict:
     """The hyperparameters of a checkpoint written before 0.2.0 in today's layout: the
     detection task's `score_threshold`, `nms_iou`, `loss` and `ops` move into the model config
     where the model names them (YOLOv1; `ops` for the sliding window), and Faster/Mask R-CNN's
-    `box_score_thresh`/`box_nms_thresh` become `score_threshold`/`nms_iou`."""
+    `box_score_thresh`/`box_nms_thresh`/`box_detections_per_img` become
+    `score_threshold`/`nms_iou`/`detections_per_image`."""
     from visionlab.models import model_spec
 
     model = hparams["model"]
