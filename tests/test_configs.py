@@ -24,7 +24,9 @@ SOURCES = {"classify": CLASSIFICATION_SOURCES, "detect": DETECTION_SOURCES}
 
 
 def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+    """Every config of the group, those in subfolders (the studies') included."""
+    root = CONF_DIR / group
+    return sorted(p.relative_to(root).with_suffix("").as_posix() for p in root.rglob("*.yaml"))
 
 
 def build_all(cfg):
