@@ -97,3 +97,34 @@ def test_final_is_the_last_epoch_also_when_it_is_worse_than_the_best(tmp_path, d
     assert len(per_epoch) == 2 and per_epoch[1] < per_epoch[0]
     assert float(row["final val/acc"]) == pytest.approx(per_epoch[1])
     assert float(row["best val/acc"]) == pytest.approx(per_epoch[0])
+
+
+def _fake_job(job: Path, overrides: list[str], values: list[float]) -> None:
+    """A finished job folder as train.py writes it: overrides, config, metrics.csv, results."""
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    (job / "config.yaml").write_text(yaml.safe_dump({"task": {"monitor": "val/acc"}}))
+    rows = "".join(f"{epoch},{value}\n" for epoch, value in enumerate(values))
+    (job / "metrics.csv").write_text("epoch,val/acc\n" + rows)
+    (job / "results.json").write_text(json.dumps({"last_epoch": {"val/acc": values[-1]}}))
+
+
+def test_swept_seeds_are_averaged_per_configuration(tmp_path):
+    from visionlab.sweeps import write_comparison
+
+    jobs = {
+        "0": (["model=a", "seed=1"], [0.2, 0.6, 0.5]),
+        "1": (["model=a", "seed=2"], [0.8, 0.7]),
+        "2": (["model=b", "seed=1"], [0.4]),
+        "3": (["model=b", "seed=2"], [0.3, 0.2]),
+    }
+    for name, (overrides, values) in jobs.items():
+        _fake_job(tmp_path / name, overrides, values)
+    markdown = write_comparison(tmp_path).read_text()
+    with (tmp_path / "comparison_seeds.csv").open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [r["model"] for r in rows] == ["a", "b"] and rows[0]["seeds"] == "1 2"
+    assert float(rows[0]["mean best val/acc"]) == pytest.approx((0.6 + 0.8) / 2)
+    assert float(rows[0]["mean final val/acc"]) == pytest.approx((0.5 + 0.7) / 2)
+    assert rows[1]["range"] == "0.3–0.4"
+    assert "Mean over seeds" in markdown

@@ -1,6 +1,7 @@
-"""Comparing the runs of a Hydra multirun: one table (Markdown + CSV) and a plot of the
-monitored metric against each swept value. `scripts/compare_runs.py` runs it on a folder;
-`CompareRunsCallback` runs it when a multirun ends."""
+"""Comparing the runs of a Hydra multirun: one table (Markdown + CSV), its mean over seeds
+when `seed` is swept, and a plot of the monitored metric against each swept value.
+`scripts/compare_runs.py` runs it on a folder; `CompareRunsCallback` runs it when a multirun
+ends."""
 
 from __future__ import annotations
 
@@ -111,6 +112,42 @@ def _table(runs: list[dict], swept: list[str]) -> tuple[list[str], list[list]]:
     return header, rows
 
 
+def _seed_means(runs: list[dict], swept: list[str]) -> tuple[list[str], list[list]]:
+    """The finished runs grouped by every swept value but `seed`: the seeds, the mean best
+    value with its range, and the mean final value."""
+    keys = [key for key in swept if key != "seed"]
+    groups: dict[tuple, list[dict]] = {}
+    for run in runs:
+        if run["best"] is not None:
+            groups.setdefault(tuple(run["overrides"].get(k) for k in keys), []).append(run)
+    monitor = next((r["monitor"] for r in runs if r["monitor"]), "metric")
+    header = [*keys, "seeds", f"mean best {monitor}", "range", f"mean final {monitor}"]
+    rows = []
+    for values, group in groups.items():
+        best = [r["best"] for r in group]
+        final = [r["final"] for r in group if r["final"] is not None and not math.isnan(r["final"])]
+        rows.append([
+            *values,
+            " ".join(str(r["overrides"]["seed"]) for r in group),
+            sum(best) / len(best),
+            f"{min(best):.4g}–{max(best):.4g}",
+            sum(final) / len(final) if len(final) == len(group) else None,
+        ])  # fmt: skip
+    return header, rows
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _markdown(header: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return lines + ["| " + " | ".join(_format(v) for v in row) + " |" for row in rows]
+
+
 def _plot(runs: list[dict], swept: list[str], path: Path) -> None:
     import matplotlib
 
@@ -146,8 +183,9 @@ def _plot(runs: list[dict], swept: list[str], path: Path) -> None:
 
 
 def write_comparison(sweep_dir: str | Path) -> Path | None:
-    """Write `comparison.md`, `comparison.csv` and `comparison.png` into `sweep_dir`; return
-    the Markdown file (None when the folder holds no runs)."""
+    """Write `comparison.md`, `comparison.csv` and `comparison.png` into `sweep_dir`, and
+    `comparison_seeds.csv` (also in the Markdown) when the seed is swept; return the Markdown
+    file (None when the folder holds no runs)."""
     sweep_dir = Path(sweep_dir)
     runs = collect_runs(sweep_dir)
     if not runs:
@@ -155,12 +193,12 @@ def write_comparison(sweep_dir: str | Path) -> Path | None:
     keys = list(dict.fromkeys(k for r in runs for k in r["overrides"]))
     swept = [k for k in keys if len({r["overrides"].get(k) for r in runs}) > 1] or keys
     header, rows = _table(runs, swept)
-    with (sweep_dir / "comparison.csv").open("w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(header)
-        writer.writerows(rows)
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    lines += ["| " + " | ".join(_format(v) for v in row) + " |" for row in rows]
+    _write_csv(sweep_dir / "comparison.csv", header, rows)
+    lines = _markdown(header, rows)
+    if "seed" in swept:
+        header, rows = _seed_means(runs, swept)
+        _write_csv(sweep_dir / "comparison_seeds.csv", header, rows)
+        lines += ["", "Mean over seeds (finished runs):", "", *_markdown(header, rows)]
     markdown = sweep_dir / "comparison.md"
     markdown.write_text("\n".join(lines) + "\n")
     _plot(runs, swept, sweep_dir / "comparison.png")
