@@ -25,6 +25,7 @@ from visionlab.data import (
     SegmentationDataModule,
     VisionDataModule,
 )
+from visionlab.data.stream.datamodule import stream_datamodule
 from visionlab.errors import ConfigError, VisionlabError
 from visionlab.tasks import TASKS, VisionTask
 from visionlab.utils.checkpoint import SafeCheckpointIO
@@ -43,6 +44,7 @@ QUIET_WARNINGS = (
     r".*exists and is not empty.*",
     r".*LeafSpec.*",
     r".*does not have many workers.*",
+    r".*Your `IterableDataset` has `__len__` defined.*",  # litdata shards it per worker
 )
 
 
@@ -84,6 +86,8 @@ def build_datamodule(data_cfg: DictConfig | dict, task: str) -> VisionDataModule
         raise ConfigError(f"the data config needs a value for {', '.join(missing)}: add {keys}")
     args = OmegaConf.to_container(data_cfg, resolve=True)
     args.pop("tasks", None)  # what the source serves: read by the config checks
+    if args["source"] == "stream":
+        return stream_datamodule(DATAMODULES[task])(**args)
     return DATAMODULES[task](**args)
 
 

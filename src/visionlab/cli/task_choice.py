@@ -1,7 +1,7 @@
 """The task a command line implies: `python train.py data=voc data.root=...` needs no `task=`.
 
-Each `conf/data/<source>.yaml` lists the tasks its source serves, and each model class
-registers the tasks it serves. Without
+Each `conf/data/<source>.yaml` lists the tasks its source serves (a stream, `data=stream`,
+records them in the stream), and each model class registers the tasks it serves. Without
 `task=` (and without `experiment=` or `resume=`, which bring their own), the tasks that every
 `data=` and `model=` on the command line serve decide it: one task is added as `task=<it>`
 before Hydra composes, so the run is exactly that of `task=<it>` (its default model, sizes,
@@ -25,15 +25,33 @@ OWN_TASK_KEYS = ("task", "experiment", "resume")  # a command line with these ke
 GROUPS = ("data", "model")
 
 
-def served_tasks(group: str, option: str) -> list[str]:
-    """The tasks `conf/<group>/<option>.yaml` serves: a data source's `tasks` list, or what
-    the model's network registered (empty for an unknown option, which Hydra reports)."""
+def served_tasks(group: str, option: str, overrides: list[str] = ()) -> list[str]:
+    """The tasks `conf/<group>/<option>.yaml` serves: a data source's `tasks` list (for a
+    stream, the list it recorded, read where `data.uri` points), or what the model's network
+    registered (empty for an unknown option, which Hydra reports)."""
     path = config_dir() / group / f"{option}.yaml"
     if not path.is_file():
         return []
     if group == "model":
         return list(model_tasks(option))
+    if option == "stream":
+        return _stream_tasks(overrides)
     return list(OmegaConf.load(path).get("tasks") or [])
+
+
+def _stream_tasks(overrides: list[str]) -> list[str]:
+    values = dict(arg.lstrip("+").partition("=")[::2] for arg in overrides)
+    if not values.get("data.uri"):
+        return []
+    from visionlab.data.stream.datamodule import read_meta
+    from visionlab.data.stream.location import StreamLocation
+    from visionlab.errors import DataError
+
+    try:
+        location = StreamLocation(values["data.uri"], values.get("data.endpoint_url") or None)
+        return list(read_meta(location)["tasks"])
+    except DataError as err:
+        raise ConfigError(str(err)) from err
 
 
 def _choices(argv: list[str], group: str) -> list[str]:
@@ -45,9 +63,9 @@ def _choices(argv: list[str], group: str) -> list[str]:
     return []
 
 
-def _decide(picked: dict[str, str]) -> str | None:
+def _decide(picked: dict[str, str], overrides: list[str]) -> str | None:
     """The task for one combination of `{group: option}`; None keeps the default."""
-    served = {group: served_tasks(group, option) for group, option in picked.items()}
+    served = {group: served_tasks(group, option, overrides) for group, option in picked.items()}
     known = {group: tasks for group, tasks in served.items() if tasks}
     if not known:
         return None
@@ -75,7 +93,7 @@ def task_argv(argv: list[str]) -> list[str]:
     if not chosen:
         return argv
     tasks = {
-        _decide(dict(zip(chosen, combination, strict=True)))
+        _decide(dict(zip(chosen, combination, strict=True)), overrides)
         for combination in product(*chosen.values())
     }
     if len(tasks) > 1:

@@ -119,10 +119,18 @@ class DataReport:
     cached: int
     seconds: float
 
-    def write(self, path: Path) -> None:
+    def to_dict(self) -> dict:
         data = asdict(self)
         data["problems"] = [{"path": p, "reason": r} for p, r in self.problems]
-        atomic_write_text(path, json.dumps(data, indent=2))
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DataReport:
+        problems = [(p["path"], p["reason"]) for p in data.get("problems", [])]
+        return cls(**{**data, "problems": problems})
+
+    def write(self, path: Path) -> None:
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2))
 
     def log_summary(self) -> None:
         lines = [f"Data check of {self.source} at {self.root} ({self.seconds:.1f} s):"]

@@ -157,14 +157,20 @@ class VisionDataModule(L.LightningDataModule):
             "Data %s (%s): %s images, %d classes", self.source, self.root, counts, self.num_classes
         )
 
+    def build_transform(self, train: bool):
+        """The augmentation and preprocessing pipeline of a training or evaluation split."""
+        raise NotImplementedError
+
     def build_dataset(self, split: str, samples: list) -> Dataset:
         raise NotImplementedError
 
-    def _epoch_seed(self) -> int | None:
-        if self.seed is None:
-            return None
+    def _epoch(self) -> int:
+        """The training epoch a loader is starting (also right after a resume)."""
         epoch = self.trainer.current_epoch if self.trainer else 0
-        return self.seed + max(epoch, self._resumed_epoch)
+        return max(epoch, self._resumed_epoch)
+
+    def _epoch_seed(self) -> int | None:
+        return None if self.seed is None else self.seed + self._epoch()
 
     def state_dict(self) -> dict:
         """Checkpointed: the epoch training resumes at (the loop's own counter is restored only
@@ -217,9 +223,11 @@ class ClassificationDataModule(VisionDataModule):
     sources = CLASSIFICATION_SOURCES
     task_name = "classify"
 
+    def build_transform(self, train: bool):
+        return build_classification_transforms(train=train, **self.transform_args)
+
     def build_dataset(self, split: str, samples: list) -> Dataset:
-        transform = build_classification_transforms(train=split == "train", **self.transform_args)
-        return ClassificationDataset(samples, transform)
+        return ClassificationDataset(samples, self.build_transform(split == "train"))
 
 
 class DetectionDataModule(VisionDataModule):
@@ -229,9 +237,13 @@ class DetectionDataModule(VisionDataModule):
     task_name = "detect"
     collate_fn = staticmethod(collate_detection)
 
+    masks = False  # instance masks in the targets
+
+    def build_transform(self, train: bool):
+        return build_detection_transforms(train=train, masks=self.masks, **self.transform_args)
+
     def build_dataset(self, split: str, samples: list) -> Dataset:
-        transform = build_detection_transforms(train=split == "train", **self.transform_args)
-        return DetectionDataset(samples, transform)
+        return DetectionDataset(samples, self.build_transform(split == "train"), self.masks)
 
 
 class InstanceDataModule(DetectionDataModule):
@@ -239,16 +251,11 @@ class InstanceDataModule(DetectionDataModule):
 
     sources = INSTANCE_SOURCES
     task_name = "instance"
+    masks = True
 
     @property
     def source_options(self) -> dict:
         return {**self.options, "masks": True}
-
-    def build_dataset(self, split: str, samples: list) -> Dataset:
-        transform = build_detection_transforms(
-            train=split == "train", masks=True, **self.transform_args
-        )
-        return DetectionDataset(samples, transform, masks=True)
 
 
 class SegmentationDataModule(VisionDataModule):
@@ -271,8 +278,11 @@ class SegmentationDataModule(VisionDataModule):
     def source_options(self) -> dict:
         return {**self.options, "ignore_index": self.ignore_index}
 
+    def build_transform(self, train: bool):
+        return build_segmentation_transforms(train=train, **self.transform_args)
+
     def build_dataset(self, split: str, samples: list) -> Dataset:
-        transform = build_segmentation_transforms(train=split == "train", **self.transform_args)
+        transform = self.build_transform(split == "train")
         return SegmentationDataset(samples, transform, self.index.mask_decoder)
 
     def class_pixel_counts(self) -> tuple[torch.Tensor, torch.Tensor]:

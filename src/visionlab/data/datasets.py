@@ -1,4 +1,4 @@
-"""torch Datasets over lists of samples."""
+"""torch Datasets over lists of samples, and the per-item steps they share with streams."""
 
 from __future__ import annotations
 
@@ -10,27 +10,98 @@ from torch.utils.data import Dataset
 
 from visionlab.data.io import load_rgb
 from visionlab.data.masks import coco_instance_mask
-from visionlab.data.samples import ClassificationSample, DetectionSample, SegmentationSample
+from visionlab.data.samples import DetectionSample, SegmentationSample
 from visionlab.errors import DataError
 
 
-class ClassificationDataset(Dataset):
-    """Yields `(image (3, H, W) float tensor, label int64 tensor)`."""
+def classification_item(image: np.ndarray, label: int, transform: Callable) -> tuple:
+    """`(image (3, H, W) float tensor, label int64 tensor)` from a decoded RGB image."""
+    return transform(image=image)["image"], torch.tensor(label, dtype=torch.int64)
 
-    def __init__(self, samples: Sequence[ClassificationSample], transform: Callable) -> None:
+
+def detection_item(
+    image: np.ndarray,
+    boxes: np.ndarray,
+    labels: np.ndarray,
+    transform: Callable,
+    image_id: int,
+    masks: list[np.ndarray] | None = None,
+) -> tuple[torch.Tensor, dict]:
+    """`(image (3, H, W) float tensor, target)` from a decoded RGB image and its objects;
+    see `DetectionDataset`. With `masks` (one (H, W) array per object) the target holds them
+    too, transformed with the image."""
+    inputs = {"image": image, "bboxes": boxes, "labels": labels}
+    if masks is not None:
+        inputs["masks"] = masks
+        inputs["instance"] = np.arange(len(labels))
+    out = transform(**inputs)
+    target = {
+        "boxes": torch.as_tensor(out["bboxes"], dtype=torch.float32).reshape(-1, 4),
+        "labels": torch.as_tensor(out["labels"], dtype=torch.int64).reshape(-1),
+        "image_id": image_id,
+        "orig_size": image.shape[:2],
+    }
+    if masks is not None:
+        size = tuple(out["image"].shape[-2:])
+        kept = [np.asarray(out["masks"][i]) for i in np.asarray(out["instance"], dtype=int)]
+        target["masks"] = torch.as_tensor(np.stack(kept) if kept else np.zeros((0, *size)))
+        target["masks"] = target["masks"].to(torch.uint8)
+    return out["image"], target
+
+
+def instance_masks(
+    image: np.ndarray, segmentations: Sequence, size: tuple[int, int], name: str
+) -> list[np.ndarray]:
+    """The objects' COCO segmentations as (H, W) masks, after checking that the image has the
+    size its annotations give."""
+    if image.shape[:2] != tuple(size):
+        raise DataError(
+            f"{name}: image is {image.shape[1]}x{image.shape[0]} but its "
+            f"annotations say {size[1]}x{size[0]}"
+        )
+    return [coco_instance_mask(s, *size) for s in segmentations]
+
+
+def segmentation_item(
+    image: np.ndarray, mask: np.ndarray, transform: Callable, name: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`(image (3, H, W) float tensor, mask (H, W) int64 tensor)` from a decoded image and its
+    class-id mask of the same size."""
+    if image.shape[:2] != mask.shape:
+        raise DataError(
+            f"{name}: mask is {mask.shape[1]}x{mask.shape[0]} but its image is "
+            f"{image.shape[1]}x{image.shape[0]}"
+        )
+    # OpenCV resizes 8-bit and 32-bit integer masks, not 64-bit ones
+    small = mask.min() >= 0 and mask.max() <= 255
+    out = transform(image=image, mask=mask.astype(np.uint8 if small else np.int32))
+    return out["image"], torch.as_tensor(out["mask"], dtype=torch.int64)
+
+
+class SampleDataset(Dataset):
+    """A dataset over a list of samples and an augmentation pipeline (albumentations)."""
+
+    def __init__(self, samples: Sequence, transform: Callable) -> None:
         self.samples = list(samples)
         self.transform = transform
 
     def __len__(self) -> int:
         return len(self.samples)
 
+    def set_random_seed(self, seed: int) -> None:
+        """Seed the augmentations (see `visionlab.data.loaders`)."""
+        self.transform.set_random_seed(seed)
+
+
+class ClassificationDataset(SampleDataset):
+    """Yields `(image (3, H, W) float tensor, label int64 tensor)`."""
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         sample = self.samples[index]
-        image = self.transform(image=load_rgb(sample.path))["image"]
-        return image, torch.tensor(sample.label, dtype=torch.int64)
+        return classification_item(load_rgb(sample.path), sample.label, self.transform)
 
 
-class DetectionDataset(Dataset):
+class DetectionDataset(SampleDataset):
     """Yields `(image (3, H, W) float tensor, target)` where target holds `boxes` float32
     (N, 4) pixel xyxy in the transformed image, `labels` int64 (N,), `image_id` (the sample's
     index) and `orig_size` (height, width) of the file; with `masks`, also `masks` uint8
@@ -39,41 +110,19 @@ class DetectionDataset(Dataset):
     def __init__(
         self, samples: Sequence[DetectionSample], transform: Callable, masks: bool = False
     ) -> None:
-        self.samples = list(samples)
-        self.transform = transform
+        super().__init__(samples, transform)
         self.masks = masks
-
-    def __len__(self) -> int:
-        return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, dict]:
         sample = self.samples[index]
         image = load_rgb(sample.path)
-        inputs = {"image": image, "bboxes": sample.boxes, "labels": sample.labels}
+        masks = None
         if self.masks:
-            if image.shape[:2] != sample.size:
-                raise DataError(
-                    f"{sample.path}: image is {image.shape[1]}x{image.shape[0]} but its "
-                    f"annotations say {sample.size[1]}x{sample.size[0]}"
-                )
-            inputs["masks"] = [coco_instance_mask(s, *sample.size) for s in sample.segmentations]
-            inputs["instance"] = np.arange(len(sample.labels))
-        out = self.transform(**inputs)
-        target = {
-            "boxes": torch.as_tensor(out["bboxes"], dtype=torch.float32).reshape(-1, 4),
-            "labels": torch.as_tensor(out["labels"], dtype=torch.int64).reshape(-1),
-            "image_id": index,
-            "orig_size": image.shape[:2],
-        }
-        if self.masks:
-            size = tuple(out["image"].shape[-2:])
-            kept = [np.asarray(out["masks"][i]) for i in np.asarray(out["instance"], dtype=int)]
-            target["masks"] = torch.as_tensor(np.stack(kept) if kept else np.zeros((0, *size)))
-            target["masks"] = target["masks"].to(torch.uint8)
-        return out["image"], target
+            masks = instance_masks(image, sample.segmentations, sample.size, str(sample.path))
+        return detection_item(image, sample.boxes, sample.labels, self.transform, index, masks)
 
 
-class SegmentationDataset(Dataset):
+class SegmentationDataset(SampleDataset):
     """Yields `(image (3, H, W) float tensor, mask (H, W) int64 tensor of class ids)`; pixels
     equal to the ignore index (padding included) count for nothing."""
 
@@ -83,25 +132,13 @@ class SegmentationDataset(Dataset):
         transform: Callable,
         decode_mask: Callable,
     ) -> None:
-        self.samples = list(samples)
-        self.transform = transform
+        super().__init__(samples, transform)
         self.decode_mask = decode_mask
-
-    def __len__(self) -> int:
-        return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         sample = self.samples[index]
         image, mask = load_rgb(sample.path), self.decode_mask(sample.mask_path)
-        if image.shape[:2] != mask.shape:
-            raise DataError(
-                f"{sample.mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} but its image "
-                f"{sample.path.name} is {image.shape[1]}x{image.shape[0]}"
-            )
-        # OpenCV resizes 8-bit and 32-bit integer masks, not 64-bit ones
-        small = mask.min() >= 0 and mask.max() <= 255
-        out = self.transform(image=image, mask=mask.astype(np.uint8 if small else np.int32))
-        return out["image"], torch.as_tensor(out["mask"], dtype=torch.int64)
+        return segmentation_item(image, mask, self.transform, str(sample.mask_path))
 
 
 def collate_detection(batch: list[tuple[torch.Tensor, dict]]) -> tuple[torch.Tensor, list[dict]]:

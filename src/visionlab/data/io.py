@@ -13,11 +13,12 @@ UNREADABLE = (OSError, UnidentifiedImageError, ValueError, SyntaxError)
 ROTATED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 
 
-def load_rgb(path: str | Path) -> np.ndarray:
-    """Decode an image file to an RGB uint8 array (H, W, 3), honouring EXIF orientation.
+def load_rgb(path, name: str | None = None) -> np.ndarray:
+    """Decode an image file (a path or a file object) to an RGB uint8 array (H, W, 3),
+    honouring EXIF orientation.
 
     Grayscale, palette, RGBA and 16-bit images are converted; an unreadable file raises a
-    DataError naming it.
+    DataError naming it (`name`, else the path).
     """
     try:
         with Image.open(path) as image:
@@ -27,7 +28,7 @@ def load_rgb(path: str | Path) -> np.ndarray:
                 image = Image.fromarray((array / max(array.max(), 1.0) * 255).astype(np.uint8))
             return np.asarray(image.convert("RGB"))
     except UNREADABLE as err:
-        raise DataError(f"{path}: cannot read image ({err})") from err
+        raise DataError(f"{name or path}: cannot read image ({err})") from err
 
 
 def image_size(path: str | Path, verify: bool = False) -> tuple[int, int]:

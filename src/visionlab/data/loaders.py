@@ -26,7 +26,7 @@ class EpochSeededLoader(DataLoader):
         if seed is not None and self.generator is not None:
             seed_all(seed)
             self.generator.manual_seed(seed)
-            self.dataset.transform.set_random_seed(seed)
+            self.dataset.set_random_seed(seed)
         return super().__iter__()
 
 
@@ -35,4 +35,4 @@ def seed_worker(worker_id: int) -> None:
     (the loader's base seed, drawn from the seeded main process, plus the worker id)."""
     info = get_worker_info()
     seed_all(info.seed)
-    info.dataset.transform.set_random_seed(info.seed % 2**32)
+    info.dataset.set_random_seed(info.seed % 2**32)
