@@ -79,6 +79,37 @@ def test_a_failed_job_is_recorded_and_the_sweep_goes_on(tmp_path, data_dir):
     assert "Traceback" not in output
 
 
+def test_a_submitit_sweep_runs_a_ddp_job_and_a_one_process_job(tmp_path, data_dir):
+    """Through submitit's local executor (the job path of the SLURM launcher), a DDP job is
+    one job of 2 tasks that form its process group; the one-process job runs in its first
+    task. Both job folders and the comparison table are written."""
+    sweep = tmp_path / "sweep"
+    _multirun(
+        sweep, data_dir, "hydra/launcher=local", "hydra.launcher.tasks_per_node=2",
+        "trainer=default,ddp_sim", "trainer.accelerator=cpu",
+    )  # fmt: skip
+    for job in ("0", "1"):
+        assert json.loads((sweep / job / "results.json").read_text())["metrics"]["val/acc"] > 0
+    assert [r["status"] for r in _comparison(sweep)] == ["done", "done"]
+    assert any((sweep / ".submitit").iterdir()), "the jobs went through submitit"
+    assert "stands down" in (sweep / "0" / "train.log").read_text()
+
+
+def test_submitit_records_a_failed_job_and_refuses_a_task_count_that_does_not_fit(
+    tmp_path, data_dir
+):
+    sweep = tmp_path / "sweep"
+    _multirun(
+        sweep, data_dir, "hydra/launcher=submitit_local", "model.backbone.name=not_a_timm_model",
+        "trainer=default,ddp_sim", "trainer.accelerator=cpu",
+    )  # fmt: skip
+    errors = [json.loads((sweep / job / "failed.json").read_text())["error"] for job in "01"]
+    assert "unknown timm model 'not_a_timm_model'" in errors[0]
+    assert "submitit runs this job as 1 task(s)" in errors[1]
+    assert "hydra/launcher=local" in errors[1]
+    assert [r["status"].split(":")[0] for r in _comparison(sweep)] == ["failed", "failed"]
+
+
 def test_final_is_the_last_epoch_also_when_it_is_worse_than_the_best(tmp_path, data_dir):
     """Epoch 2 unfreezes the backbone at a destructive learning rate: it ends worse than epoch 1,
     and `final` shows epoch 2, `best` epoch 1."""

@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from visionlab.callbacks import auto_progress_bar, reports
 from visionlab.cli.common import build_datamodule
 from visionlab.utils.checkpoint import load_model
+from visionlab.utils.launch import check_launch
 
 log = logging.getLogger("visionlab")
 
@@ -19,6 +20,7 @@ log = logging.getLogger("visionlab")
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Rebuild model and data from the checkpoint (non-null `data.*` keys override), then
     validate, and test when the data has a test split."""
+    check_launch(cfg)
     task = load_model(cfg.ckpt_path, trusted=cfg.trust_checkpoint)
     data_cfg = OmegaConf.create(task.run_config["data"])
     overrides = {k: v for k, v in OmegaConf.to_container(cfg.data).items() if v is not None}
@@ -37,9 +39,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if cfg.split in ("test", "all") and datamodule.has_test:
         results |= trainer.test(task, datamodule=datamodule)[0]
     results = {k: float(v) for k, v in results.items()}
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "results.json").write_text(
-        json.dumps({"checkpoint": str(cfg.ckpt_path), "metrics": results}, indent=2)
-    )
-    log.info("Results written to %s", run_dir / "results.json")
+    if trainer.is_global_zero:  # every rank holds the same, synced values
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "results.json").write_text(
+            json.dumps({"checkpoint": str(cfg.ckpt_path), "metrics": results}, indent=2)
+        )
+        log.info("Results written to %s", run_dir / "results.json")
     return results

@@ -12,7 +12,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from visionlab.cli.common import build_datamodule, build_task, build_trainer, instantiate_dict
 from visionlab.cli.resume import restore_config
-from visionlab.utils.config import check_config, check_launch, fill_preprocessing, print_config_tree
+from visionlab.utils.config import check_config, fill_preprocessing, print_config_tree
+from visionlab.utils.launch import check_launch, join_submitit_tasks
 from visionlab.utils.loggers import finish_wandb
 from visionlab.utils.plots import save_and_log_figure, training_curves_figure
 from visionlab.utils.run import run_id_for, write_run_files
@@ -42,6 +43,9 @@ def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> float |
         cfg = restore_config(cfg)
         log.info("Resuming %s from %s", cfg.resume, cfg.ckpt_path)
     check_config(cfg)
+    if not join_submitit_tasks(cfg):
+        log.info("This submitit task stands down: the job runs in one process (task 0)")
+        return None
     check_launch(cfg)
     fill_preprocessing(cfg)
     run_dir = Path(cfg.paths.output_dir)

@@ -5,12 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
-from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 from rich.console import Console
 from rich.syntax import Syntax
 from rich.tree import Tree
@@ -88,35 +86,6 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(
             f"model '{cfg.model.name}' cannot serve task={task} "
             f"(it serves: {', '.join(tasks)}). Models for task={task}: {options}"
-        )
-
-
-def _processes_per_run(trainer: DictConfig) -> int:
-    devices = trainer.get("devices", 1)
-    if devices in (-1, "-1", "auto"):
-        devices = torch.cuda.device_count() if trainer.get("accelerator") != "cpu" else 1
-    count = len(devices) if isinstance(devices, (list, ListConfig)) else int(devices)
-    return max(1, count) * int(trainer.get("num_nodes") or 1)
-
-
-def check_launch(cfg: DictConfig) -> None:
-    """Refuse `-m` with a DDP strategy that starts its processes by re-running the command:
-    each would re-run the whole sweep. Processes started by SLURM or torchrun are fine."""
-    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
-    strategy = str(cfg.trainer.get("strategy", "auto"))
-    external = os.environ.get("WORLD_SIZE") or int(os.environ.get("SLURM_NTASKS", "1")) > 1
-    if (
-        multirun
-        and strategy.startswith("ddp")
-        and not strategy.startswith("ddp_spawn")
-        and _processes_per_run(cfg.trainer) > 1
-        and not external
-    ):
-        raise ConfigError(
-            f"-m with trainer.strategy={strategy} would re-run the whole sweep in every DDP "
-            "process (each is started by re-running this command). Use "
-            "trainer.strategy=ddp_spawn for sweeps on one machine, or hydra/launcher=slurm "
-            "(one task per GPU, so Lightning starts no processes itself)"
         )
 
 
