@@ -66,7 +66,7 @@ def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> float |
         if trainer.is_global_zero:
             if cfg.extras.get("print_config"):
                 print_config_tree(cfg)
-            write_run_files(cfg, run_dir, cfg.run_id)
+            write_run_files(cfg, run_dir, cfg.run_id, trainer.world_size)
         for logger in loggers:
             logger.log_hyperparams(task.run_config)
 

@@ -48,9 +48,10 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
-def write_run_files(cfg: DictConfig, run_dir: Path, run_id: str) -> None:
+def write_run_files(cfg: DictConfig, run_dir: Path, run_id: str, world_size: int = 1) -> None:
     """Write `config.yaml` (resolved) and `run.json` (who, where, which code, which config
-    groups) into `run_dir`. A resumed run keeps its `run.json` and adds to its `resumed` list."""
+    groups, how many processes) into `run_dir`. A resumed run keeps its `run.json` and adds to
+    its `resumed` list."""
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -58,7 +59,8 @@ def write_run_files(cfg: DictConfig, run_dir: Path, run_id: str) -> None:
     meta_path = run_dir / "run.json"
     if cfg.get("resume") and meta_path.is_file():
         meta = json.loads(meta_path.read_text())
-        meta.setdefault("resumed", []).append({"time": now, "command": command})
+        resumed = {"time": now, "command": command, "world_size": world_size}
+        meta.setdefault("resumed", []).append(resumed)
     else:
         choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
         meta = {
@@ -68,6 +70,7 @@ def write_run_files(cfg: DictConfig, run_dir: Path, run_id: str) -> None:
             "choices": {k: v for k, v in choices.items() if not k.startswith("hydra/")},
             "git_sha": git_sha(Path(__file__).parent),
             "host": socket.gethostname(),
+            "world_size": world_size,
             "python": platform.python_version(),
             "packages": package_versions(),
         }
