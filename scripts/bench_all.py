@@ -1,11 +1,12 @@
 """Every benchmark in one command: `benchmarks/results.json` and `docs/benchmarks.md`.
 
     python scripts/bench_all.py [--device cuda] [--num-workers N] [--rounds N]
-        [--results FILE.json] [--table FILE.md]
+        [--parts classify detect segment map stream] [--results FILE.json] [--table FILE.md]
 
 Runs bench_classify, bench_detect and bench_segment once per model, each in its own process
-(so that peak memory is the model's own), then bench_map. On the 2-core CPU development
-machine it takes about 40 minutes.
+(so that peak memory is the model's own), then bench_map and bench_stream (CPU). On the 2-core
+CPU development machine it takes about 45 minutes. With `--parts`, only those run; the other
+parts are kept from the existing results file, and the table is written again from all.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ BENCHES = {  # classification: the model with offline weights (the others need t
     "detect": ("bench_detect.py", models_for_task("detect")),
     "segment": ("bench_segment.py", models_for_task("segment")),
 }
+PARTS = (*BENCHES, "map", "stream")
+HEADER = ("date", "machine", "device", "torch_threads", "torch")
 COLUMNS = (
     ("visionlab_train_img_per_s", "train img/s"),
     ("plain_train_img_per_s", "plain loop img/s"),
@@ -104,7 +107,31 @@ def markdown(results: dict) -> str:
         f"{timing['detections_per_image']} detections each): update {timing['update_s']} s, "
         f"compute() {timing['compute_s']} s.",
     ]
+    if "stream" in results:
+        lines += stream_table(results["stream"])
     return "\n".join(lines) + "\n"
+
+
+def stream_table(stream: dict) -> list[str]:
+    lines = [
+        "",
+        "## Streams",
+        "",
+        "Training-loader img/s of a local stream (`data=stream`, written by `python -m "
+        "visionlab.data.stream write`) against the folder source it was written from: the "
+        "same images, transforms and settings, each data module's own loader, measured "
+        f"{stream['date'][:10]} on {stream['device']} ({stream['machine']}), "
+        f"{len(next(iter(stream['datasets'].values()))['per_round']['folder'])} interleaved "
+        f"rounds of {stream['batches_per_round']} batches, {stream['num_workers']} workers "
+        "(`scripts/bench_stream.py`).",
+        "",
+        "| data | folder img/s | stream img/s | ratio (median) | ratio 95% interval |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, row in stream["datasets"].items():
+        cells = [name, row["folder_img_per_s"], row["stream_img_per_s"], row["ratio"]]
+        lines.append("| " + " | ".join(map(str, [*cells, _cell(row["ratio_ci95"])])) + " |")
+    return lines
 
 
 def main() -> None:
@@ -116,22 +143,32 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6, help="timed rounds of each loop")
     parser.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results.json")
     parser.add_argument("--table", type=Path, default=REPO / "docs" / "benchmarks.md")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=PARTS)
     args = parser.parse_args()
-    results: dict = {
-        **machine_info(args.device),
-        "num_workers": args.num_workers,
-        "rounds": args.rounds,
-        "tasks": {},
+    kept = json.loads(args.results.read_text()) if args.results.is_file() else {}
+    training = any(task in args.parts for task in BENCHES) or not kept
+    results: dict = {  # the header describes the training table's runs
+        **(machine_info(args.device) if training else {k: kept[k] for k in HEADER}),
+        "num_workers": args.num_workers if training else kept["num_workers"],
+        "rounds": args.rounds if training else kept["rounds"],
+        "tasks": {task: kept.get("tasks", {}).get(task, {}) for task in BENCHES},
+        **{part: kept[part] for part in ("map", "stream") if part in kept},
     }
     with tempfile.TemporaryDirectory() as tmp:
         for task, (script, models) in BENCHES.items():
-            rows = results["tasks"].setdefault(task, {})
+            if task not in args.parts:
+                continue
+            rows = results["tasks"][task] = {}
             for model in models:
                 out = Path(tmp) / f"{task}-{model}.json"
                 options = ["--models", model, "--device", args.device, "--rounds", str(args.rounds)]
                 report = run_script(script, [*options, "--num-workers", str(args.num_workers)], out)
                 rows[model] = report["models"][model]
-        results["map"] = run_script("bench_map.py", [], Path(tmp) / "map.json")
+        if "map" in args.parts:
+            results["map"] = run_script("bench_map.py", [], Path(tmp) / "map.json")
+        if "stream" in args.parts:
+            options = ["--rounds", str(args.rounds), "--num-workers", str(args.num_workers)]
+            results["stream"] = run_script("bench_stream.py", options, Path(tmp) / "stream.json")
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(results, indent=2))
     args.table.parent.mkdir(parents=True, exist_ok=True)

@@ -274,10 +274,16 @@ def inference_speed(predict, images: torch.Tensor, repeats: int) -> float:
     return repeats * len(images) / (time.perf_counter() - start)
 
 
-def loader_speed(datamodule: VisionDataModule, batches: int, warmup: int = 5) -> float:
-    """Images per second the train loader delivers with no model attached, after `warmup`
-    batches (worker start-up) are discarded; the loader restarts when an epoch runs out."""
-    loader = itertools.chain.from_iterable(itertools.repeat(train_loader(datamodule)))
+def loader_speed(
+    datamodule: VisionDataModule,
+    batches: int,
+    warmup: int = 5,
+    make_loader: Callable[[VisionDataModule], DataLoader] = train_loader,
+) -> float:
+    """Images per second a train loader (`make_loader(datamodule)`, by default the one a plain
+    loop would build) delivers with no model attached, after `warmup` batches (worker
+    start-up) are discarded; the loader restarts when an epoch runs out."""
+    loader = itertools.chain.from_iterable(itertools.repeat(make_loader(datamodule)))
     for _ in range(warmup):
         next(loader)
     start, seen = time.perf_counter(), 0
