@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -264,3 +269,52 @@ def random_detections(n_images: int, seed: int = 0) -> tuple[list[dict], list[di
         })  # fmt: skip
         targets.append({"boxes": boxes, "labels": labels})
     return preds, targets
+
+
+def run_python(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """`python <args>` in the repository; fails the test with the output's tail."""
+    done = subprocess.run(
+        [sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def evaluate_in_one_process(checkpoint: str | Path, run_dir: Path) -> dict:
+    """`evaluate.py` on the validation split, one CPU process: the metrics."""
+    run_python(
+        "evaluate.py", f"ckpt_path={checkpoint}", "split=val", f"hydra.run.dir={run_dir}",
+        "trainer.accelerator=cpu",
+    )  # fmt: skip
+    return json.loads((run_dir / "results.json").read_text())["metrics"]
+
+
+def kill_and_resume(train_args: list[str], run_dir: Path) -> None:
+    """Start `train.py <train_args>` (writing to `run_dir`), SIGKILL it early in its second
+    epoch, then `train.py resume=<run_dir>` to the end."""
+    process = subprocess.Popen(
+        [sys.executable, *train_args], cwd=REPO,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not (run_dir / "checkpoints/last.ckpt").exists() and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(1.0)  # into the second epoch
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (run_dir / "results.json").exists(), "the run finished before it was killed"
+    run_python("train.py", f"resume={run_dir}")
+
+
+def assert_same_outcome(straight: Path, resumed: Path) -> None:
+    """Two run folders ended with the same metrics (speeds aside) and last weights."""
+    from visionlab.utils.checkpoint import read_checkpoint
+
+    results = [json.loads((d / "results.json").read_text())["metrics"] for d in (straight, resumed)]
+    quality = [{k: v for k, v in r.items() if "img_per_s" not in k} for r in results]
+    assert quality[1] == pytest.approx(quality[0], abs=1e-6)
+    weights = [
+        read_checkpoint(d / "checkpoints/last.ckpt")["state_dict"] for d in (straight, resumed)
+    ]
+    assert all(torch.allclose(weights[0][k], weights[1][k], atol=1e-6) for k in weights[0])

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ import torch.multiprocessing as mp
 from visionlab.cli.train import train
 from visionlab.tasks.detection import map_metric
 
-from .conftest import FAST, REPO, random_detections
+from .conftest import FAST, evaluate_in_one_process, random_detections, run_python
 
 TASKS = {
     "classify": ("val/acc", []),
@@ -24,29 +22,18 @@ TASKS = {
 }
 
 
-def _run(*args: str) -> None:
-    done = subprocess.run(
-        [sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=600
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-
-
 @pytest.mark.parametrize("task", TASKS)
 def test_ddp_metrics_equal_single_process_metrics(tmp_path, data_dir, task):
     """21 validation images over 2 ranks (11 + 10): nothing may be counted twice."""
     key, overrides = TASKS[task]
     run_dir = tmp_path / "ddp"
-    _run(
+    run_python(
         "train.py", *FAST, *overrides, f"paths.data_dir={data_dir}",
         f"hydra.run.dir={run_dir}", "trainer=ddp_sim", "trainer.max_epochs=1",
         "trainer.limit_train_batches=2", "test=false",
     )  # fmt: skip
     ddp = json.loads((run_dir / "results.json").read_text())
-    _run(
-        "evaluate.py", f"ckpt_path={ddp['best_checkpoint']}", "split=val",
-        f"hydra.run.dir={tmp_path / 'single'}", "trainer.accelerator=cpu",
-    )  # fmt: skip
-    single = json.loads((tmp_path / "single" / "results.json").read_text())["metrics"]
+    single = evaluate_in_one_process(ddp["best_checkpoint"], tmp_path / "single")
     assert ddp["metrics"][key] == pytest.approx(single[key], abs=1e-4)
     assert 0.0 <= single[key] <= 1.0  # detection: near 0 this early; see the sharded mAP test
 

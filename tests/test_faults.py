@@ -4,11 +4,6 @@ checkpoints that need pickle."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +13,7 @@ from visionlab.cli.train import train
 from visionlab.errors import TrainingError, WeightsError
 from visionlab.utils.checkpoint import SafeCheckpointIO, load_model, read_checkpoint
 
-from .conftest import FAST, REPO
+from .conftest import FAST, assert_same_outcome, kill_and_resume, run_python
 
 
 def _poison_loss(monkeypatch, when, factor: float) -> None:
@@ -104,44 +99,19 @@ def test_checkpoints_that_need_pickle_are_refused_unless_trusted(make_cfg, tmp_p
 
 def _train_command(run_dir: Path, data_dir: Path, *overrides: str) -> list[str]:
     return [
-        sys.executable, "train.py", *FAST, f"paths.data_dir={data_dir}",
+        "train.py", *FAST, f"paths.data_dir={data_dir}",
         f"hydra.run.dir={run_dir}", "test=false", "trainer.deterministic=true",
         "data.batch_size=8", "++data.options.counts={train:96,val:21,test:21}", *overrides,
     ]  # fmt: skip
 
 
-def _run(command: list[str]) -> None:
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-
-
 def test_a_killed_run_resumes_to_the_same_result_and_can_train_longer(tmp_path, data_dir):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    _run(_train_command(straight, data_dir, "trainer.max_epochs=3"))
+    run_python(*_train_command(straight, data_dir, "trainer.max_epochs=3"))
+    kill_and_resume(_train_command(killed, data_dir, "trainer.max_epochs=3"), killed)
+    assert_same_outcome(straight, killed)
 
-    process = subprocess.Popen(
-        _train_command(killed, data_dir, "trainer.max_epochs=3"),
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 300
-    while not (killed / "checkpoints/last.ckpt").exists() and process.poll() is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    time.sleep(1.0)  # into the second epoch
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    assert not (killed / "results.json").exists(), "the run finished before it was killed"
-
-    _run([sys.executable, "train.py", f"resume={killed}"])
-    results = [json.loads((d / "results.json").read_text())["metrics"] for d in (straight, killed)]
-    quality = [{k: v for k, v in r.items() if "img_per_s" not in k} for r in results]  # not speed
-    assert quality[1] == pytest.approx(quality[0], abs=1e-6)
-    weights = [
-        read_checkpoint(d / "checkpoints/last.ckpt")["state_dict"] for d in (straight, killed)
-    ]
-    assert all(torch.allclose(weights[0][k], weights[1][k], atol=1e-6) for k in weights[0])
-
-    _run([sys.executable, "train.py", f"resume={killed}", "trainer.max_epochs=4"])
+    run_python("train.py", f"resume={killed}", "trainer.max_epochs=4")
     assert read_checkpoint(killed / "checkpoints/last.ckpt")["epoch"] == 3
     epochs = {row.split(",")[0] for row in (killed / "metrics.csv").read_text().splitlines()[1:]}
     assert {"0", "1", "2", "3"} <= epochs, "the resumed run keeps the earlier metrics"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import FAST, REPO
+from .conftest import FAST, REPO, evaluate_in_one_process, run_python
 
 TWO_NODES = [
     "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=1", "trainer.num_nodes=2",
@@ -103,39 +103,24 @@ def trained(request, tmp_path_factory, data_dir) -> tuple[str, Path, dict]:
     """One short single-process run per task, and its checkpoint evaluated by one process."""
     key, overrides = CASES[request.param]
     base = tmp_path_factory.mktemp(f"multinode_{request.param}")
-    _check(subprocess.run(
-        [sys.executable, "train.py", *FAST, *overrides, f"paths.data_dir={data_dir}",
-         f"hydra.run.dir={base / 'train'}", "trainer.max_epochs=1",
-         "trainer.limit_train_batches=2", "test=false"],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-    ))  # fmt: skip
+    run_python(
+        "train.py", *FAST, *overrides, f"paths.data_dir={data_dir}",
+        f"hydra.run.dir={base / 'train'}", "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2", "test=false",
+    )  # fmt: skip
     checkpoint = base / "train/checkpoints/best.ckpt"
-    _check(subprocess.run(
-        [sys.executable, "evaluate.py", f"ckpt_path={checkpoint}", "split=val",
-         f"hydra.run.dir={base / 'single'}", "trainer.accelerator=cpu"],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-    ))  # fmt: skip
-    single = json.loads((base / "single/results.json").read_text())["metrics"]
-    return key, checkpoint, single
+    return key, checkpoint, evaluate_in_one_process(checkpoint, base / "single")
 
 
 def _evaluation(run_dir: Path) -> dict:
     return json.loads((run_dir / "results.json").read_text())["metrics"]
 
 
-def test_two_torchrun_nodes_evaluate_as_one_process(trained, tmp_path):
+@pytest.mark.parametrize("launch", [_torchrun_nodes, _slurm_tasks], ids=["torchrun", "slurm"])
+def test_two_nodes_evaluate_as_one_process(trained, tmp_path, launch):
     key, checkpoint, single = trained
     run = tmp_path / "nodes"
-    _torchrun_nodes(
-        "evaluate.py", f"ckpt_path={checkpoint}", "split=val", f"hydra.run.dir={run}", *TWO_NODES
-    )
-    assert _evaluation(run)[key] == pytest.approx(single[key], abs=1e-6)
-
-
-def test_two_slurm_tasks_evaluate_as_one_process(trained, tmp_path):
-    key, checkpoint, single = trained
-    run = tmp_path / "slurm"
-    _slurm_tasks(
+    launch(
         "evaluate.py", f"ckpt_path={checkpoint}", "split=val", f"hydra.run.dir={run}", *TWO_NODES
     )
     assert _evaluation(run)[key] == pytest.approx(single[key], abs=1e-6)

@@ -23,7 +23,13 @@ from visionlab.data.stream.location import StreamLocation
 from visionlab.data.stream.write import write_stream
 from visionlab.utils.config import fill_preprocessing
 
-from .conftest import REPO
+from .conftest import (
+    REPO,
+    assert_same_outcome,
+    evaluate_in_one_process,
+    kill_and_resume,
+    run_python,
+)
 
 SECRET = "visionlab-test-secret-7d1f"
 
@@ -276,14 +282,6 @@ def shapes_stream(tmp_path_factory) -> Path:
     return base / "stream"
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=600
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done
-
-
 def _stream_train(run_dir: Path, stream: Path, *overrides: str) -> list[str]:
     return [
         "train.py", "data=stream", f"data.uri={stream}", "data.image_size=64",
@@ -293,36 +291,12 @@ def _stream_train(run_dir: Path, stream: Path, *overrides: str) -> list[str]:
 
 
 def test_a_killed_stream_run_resumes_to_the_same_result(tmp_path, shapes_stream):
-    """SIGKILL in the second epoch, resume: litdata's epoch and shuffle state come back with
-    the checkpoint, so the run ends with the straight run's weights and metrics."""
-    import json
-    import signal
-    import time
-
-    from visionlab.utils.checkpoint import read_checkpoint
-
+    """SIGKILL in the second epoch, resume: the stream's shuffle for that epoch comes back
+    from the training epoch, so the run ends with the straight run's weights and metrics."""
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    _run(*_stream_train(straight, shapes_stream, "trainer.max_epochs=3"))
-    process = subprocess.Popen(
-        [sys.executable, *_stream_train(killed, shapes_stream, "trainer.max_epochs=3")],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 300
-    while not (killed / "checkpoints/last.ckpt").exists() and process.poll() is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    time.sleep(1.5)  # into the second epoch
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    assert not (killed / "results.json").exists(), "the run finished before it was killed"
-    _run("train.py", f"resume={killed}")
-    results = [json.loads((d / "results.json").read_text())["metrics"] for d in (straight, killed)]
-    quality = [{k: v for k, v in r.items() if "img_per_s" not in k} for r in results]
-    assert quality[1] == pytest.approx(quality[0], abs=1e-6)
-    weights = [
-        read_checkpoint(d / "checkpoints/last.ckpt")["state_dict"] for d in (straight, killed)
-    ]
-    assert all(torch.allclose(weights[0][k], weights[1][k], atol=1e-6) for k in weights[0])
+    run_python(*_stream_train(straight, shapes_stream, "trainer.max_epochs=3"))
+    kill_and_resume(_stream_train(killed, shapes_stream, "trainer.max_epochs=3"), killed)
+    assert_same_outcome(straight, killed)
 
 
 def test_ddp_evaluation_of_a_stream_counts_every_image_once(tmp_path, shapes_stream):
@@ -331,14 +305,10 @@ def test_ddp_evaluation_of_a_stream_counts_every_image_once(tmp_path, shapes_str
     import json
 
     run_dir = tmp_path / "ddp"
-    _run(*_stream_train(
+    run_python(*_stream_train(
         run_dir, shapes_stream, "trainer=ddp_sim", "trainer.max_epochs=1",
         "trainer.limit_train_batches=2", "trainer.deterministic=false",
     ))  # fmt: skip
     ddp = json.loads((run_dir / "results.json").read_text())
-    _run(
-        "evaluate.py", f"ckpt_path={ddp['best_checkpoint']}", "split=val",
-        f"hydra.run.dir={tmp_path / 'single'}", "trainer.accelerator=cpu",
-    )  # fmt: skip
-    single = json.loads((tmp_path / "single" / "results.json").read_text())["metrics"]
+    single = evaluate_in_one_process(ddp["best_checkpoint"], tmp_path / "single")
     assert ddp["metrics"]["val/acc"] == pytest.approx(single["val/acc"], abs=1e-6)
