@@ -217,17 +217,19 @@ def test_one_checkpoint_evaluates_identically_from_folder_local_and_s3_streams(
 
 
 def test_training_from_s3_writes_no_credentials(make_cfg, tmp_path, imagefolder_root, s3_endpoint):
+    """`train.py` from a bucket, credentials in the environment only: no file of the run
+    folder (`.hydra/` included), the chunk cache or the checkpoints holds them."""
     cfg, folder = _folder_datamodule(make_cfg, "classify", "imagefolder", imagefolder_root)
     uri = "s3://visionlab-streams/train-from-s3"
     write_stream(folder, StreamLocation(uri, s3_endpoint))
-    cfg = make_cfg(
-        "data=stream", f"data.uri={uri}", f"data.endpoint_url={s3_endpoint}",
-        f"data.cache_dir={tmp_path / 'cache'}", "trainer.max_epochs=1", "test=false",
-        run="from_s3",
+    run_dir = tmp_path / "run"
+    run_python(
+        "train.py", "data=stream", f"data.uri={uri}", f"data.endpoint_url={s3_endpoint}",
+        f"data.cache_dir={tmp_path / 'cache'}", "data.image_size=64", "data.num_workers=0",
+        "trainer.max_epochs=1", "test=false", "extras.print_config=false",
+        f"hydra.run.dir={run_dir}",
     )  # fmt: skip
-    train(cfg)
-    run_dir = Path(cfg.paths.output_dir)
-    assert (run_dir / "checkpoints/best.ckpt").is_file()
+    assert (run_dir / "checkpoints/best.ckpt").is_file() and (run_dir / ".hydra").is_dir()
     assert any((tmp_path / "cache").rglob("*.bin")), "the chunks went through the cache"
     assert not _files_holding(tmp_path, SECRET), "the secret key was written to a file"
     assert not _files_holding(tmp_path, "visionlab-test-key")
