@@ -102,6 +102,20 @@ def test_a_stream_yields_the_folder_source_items(
         ))  # fmt: skip
 
 
+def test_training_images_are_written_in_a_mixed_order(make_cfg, tmp_path, imagefolder_root):
+    """Each loader worker reads its own stretch of the stream, and a batch comes from one
+    worker: written class by class (ImageFolder's order), batches would hold one class."""
+    from litdata import StreamingDataset
+
+    cfg, folder = _folder_datamodule(make_cfg, "classify", "imagefolder", imagefolder_root)
+    write_stream(folder, StreamLocation(str(tmp_path / "stream")))
+    stored = StreamingDataset(str(tmp_path / "stream/train"))
+    labels = [stored[i]["label"] for i in range(len(stored))]
+    assert sorted(labels) == sorted(s.label for s in folder.index.split("train"))
+    changes = sum(a != b for a, b in zip(labels, labels[1:], strict=False))
+    assert changes >= len(labels) // 2, f"written nearly in class order: {labels}"
+
+
 def test_a_stream_of_another_task_is_refused(make_cfg, tmp_path, imagefolder_root):
     cfg, folder = _folder_datamodule(make_cfg, "classify", "imagefolder", imagefolder_root)
     write_stream(folder, StreamLocation(str(tmp_path / "stream")))

@@ -26,6 +26,11 @@ from visionlab.data.stream.format import (
 from visionlab.data.stream.location import StreamLocation
 
 log = logging.getLogger(__name__)
+# Training images are written in a fixed random order. litdata shuffles chunks and blocks of
+# items, but each loader worker reads its own stretch of the data, and a batch comes from one
+# worker: written in the source's order (ImageFolder: class by class), a batch would hold one
+# class. Evaluation splits keep the source's order (item i is the folder split's image i).
+TRAIN_ORDER_SEED = 0
 
 
 def served_tasks(task: str) -> list[str]:
@@ -48,9 +53,13 @@ def write_stream(
         if not samples:
             continue
         start = time.perf_counter()
+        entries = list(enumerate(samples))
+        if split == "train":  # see TRAIN_ORDER_SEED
+            order = np.random.default_rng(TRAIN_ORDER_SEED).permutation(len(entries))
+            entries = [entries[i] for i in order]
         optimize(
             fn=partial(encode_sample, root=datamodule.root, mask_decoder=decoder),
-            inputs=list(enumerate(samples)),
+            inputs=entries,
             output_dir=location.child(split),
             chunk_bytes=chunk_bytes,
             num_workers=num_workers,
