@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 TRAIN_ORDER_SEED = 0
 
 
-def served_tasks(task: str) -> list[str]:
+def tasks_of_stream(task: str) -> list[str]:
     """The tasks a stream written for `task` serves (instance samples also hold the boxes)."""
     return ["detect", "instance"] if task == "instance" else [task]
 
@@ -73,7 +73,7 @@ def write_stream(
     meta = {
         "format": FORMAT_VERSION,
         "kind": KIND_OF_TASK[datamodule.task_name],
-        "tasks": served_tasks(datamodule.task_name),
+        "tasks": tasks_of_stream(datamodule.task_name),
         "source": datamodule.source,
         "class_names": list(index.class_names),
         "splits": {split: len(s) for split, s in index.splits.items() if s},
