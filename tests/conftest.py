@@ -308,13 +308,15 @@ def kill_and_resume(train_args: list[str], run_dir: Path) -> None:
 
 
 def assert_same_outcome(straight: Path, resumed: Path) -> None:
-    """Two run folders ended with the same metrics (speeds aside) and last weights."""
+    """Two run folders ended with the same metrics (speeds aside) and last weights (the
+    average and the raw weights when the runs kept an EMA)."""
     from visionlab.utils.checkpoint import read_checkpoint
 
     results = [json.loads((d / "results.json").read_text())["metrics"] for d in (straight, resumed)]
     quality = [{k: v for k, v in r.items() if "img_per_s" not in k} for r in results]
     assert quality[1] == pytest.approx(quality[0], abs=1e-6)
-    weights = [
-        read_checkpoint(d / "checkpoints/last.ckpt")["state_dict"] for d in (straight, resumed)
-    ]
-    assert all(torch.allclose(weights[0][k], weights[1][k], atol=1e-6) for k in weights[0])
+    checkpoints = [read_checkpoint(d / "checkpoints/last.ckpt") for d in (straight, resumed)]
+    for key in ("state_dict", "current_model_state"):  # the raw weights too, under EMA
+        if key in checkpoints[0]:
+            weights = [checkpoint[key] for checkpoint in checkpoints]
+            assert all(torch.allclose(weights[0][k], weights[1][k], atol=1e-6) for k in weights[0])

@@ -24,7 +24,8 @@ TASKS = {
 
 @pytest.mark.parametrize("task", TASKS)
 def test_ddp_metrics_equal_single_process_metrics(tmp_path, data_dir, task):
-    """21 validation images over 2 ranks (11 + 10): nothing may be counted twice."""
+    """21 validation images over 2 ranks (11 + 10): nothing may be counted twice, and the
+    loss weighs every image once."""
     key, overrides = TASKS[task]
     run_dir = tmp_path / "ddp"
     run_python(
@@ -35,6 +36,7 @@ def test_ddp_metrics_equal_single_process_metrics(tmp_path, data_dir, task):
     ddp = json.loads((run_dir / "results.json").read_text())
     single = evaluate_in_one_process(ddp["best_checkpoint"], tmp_path / "single")
     assert ddp["metrics"][key] == pytest.approx(single[key], abs=1e-4)
+    assert ddp["metrics"]["val/loss"] == pytest.approx(single["val/loss"], abs=1e-5)
     assert 0.0 <= single[key] <= 1.0  # detection: near 0 this early; see the sharded mAP test
 
 

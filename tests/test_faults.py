@@ -116,3 +116,11 @@ def test_a_killed_run_resumes_to_the_same_result_and_can_train_longer(tmp_path, 
     epochs = {row.split(",")[0] for row in (killed / "metrics.csv").read_text().splitlines()[1:]}
     assert {"0", "1", "2", "3"} <= epochs, "the resumed run keeps the earlier metrics"
     assert len(json.loads((killed / "run.json").read_text())["resumed"]) == 2
+
+
+def test_a_killed_run_resumes_its_weight_average_exactly(tmp_path, data_dir):
+    ema = ["trainer.max_epochs=3", "callbacks=[default,ema]", "callbacks.ema.warmup_steps=5"]
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    run_python(*_train_command(straight, data_dir, *ema))
+    kill_and_resume(_train_command(killed, data_dir, *ema), killed)
+    assert_same_outcome(straight, killed)

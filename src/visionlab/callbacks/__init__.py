@@ -1,8 +1,9 @@
-"""Lightning callbacks: progress output, training speed, and the reports (plots, per-class CSVs
-and W&B media) drawn from what each task's metrics computed."""
+"""Lightning callbacks: progress output, training speed, weight averaging, and the reports
+(plots, per-class CSVs and W&B media) drawn from what each task's metrics computed."""
 
 from visionlab.callbacks.classification_report import ClassificationReport
 from visionlab.callbacks.detection_report import DetectionReport
+from visionlab.callbacks.ema import EMA
 from visionlab.callbacks.progress import LineProgressBar, auto_progress_bar
 from visionlab.callbacks.segmentation_report import SegmentationReport
 from visionlab.callbacks.speed import TrainSpeed
@@ -16,6 +17,7 @@ def reports() -> list:
 __all__ = [
     "ClassificationReport",
     "DetectionReport",
+    "EMA",
     "LineProgressBar",
     "SegmentationReport",
     "TrainSpeed",

@@ -9,7 +9,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from torchmetrics import MaxMetric, MinMetric
+from torchmetrics import MaxMetric, MeanMetric, MinMetric
 
 from visionlab.errors import ConfigError, TrainingError
 from visionlab.models import build_model
@@ -74,6 +74,7 @@ class VisionTask(L.LightningModule):
             self.model.set_backbone_frozen(True, freeze_weights=True)
         self.run_config: dict[str, Any] = {}
         self.computed: dict[str, dict] = {}  # what each stage's metrics computed, for reports
+        self.eval_means = torch.nn.ModuleDict()  # evaluation losses, one MeanMetric each
 
     @classmethod
     def resolve_args(cls, task_args: dict, datamodule: Any) -> dict:
@@ -91,16 +92,35 @@ class VisionTask(L.LightningModule):
         """`model_step`, then the stage's metrics and `<stage>/loss`; returns (loss, preds)."""
         loss, preds, targets = self.model_step(batch)
         self.update_metrics(stage, preds, targets)
-        self.log(
-            f"{stage}/loss",
-            loss,
-            on_step=stage == "train",
-            on_epoch=True,
-            prog_bar=stage != "test",
-            sync_dist=stage != "train",
-            batch_size=len(batch[0]),
-        )
+        batch_size, training = len(batch[0]), stage == "train"
+        self.log_mean(f"{stage}/loss", loss, batch_size, on_step=training, prog_bar=stage != "test")
         return loss, preds
+
+    def log_mean(
+        self, name: str, value: torch.Tensor, batch_size: int, on_step=False, prog_bar=False
+    ) -> None:
+        """Log `<stage>/...` as its mean over the epoch's images. An evaluation mean is a
+        metric, so that under DDP every image weighs the same whatever its rank's share
+        (Lightning's `sync_dist` averages the ranks' means)."""
+        if name.startswith("train/"):
+            self.log(
+                name,
+                value,
+                on_step=on_step,
+                on_epoch=True,
+                prog_bar=prog_bar,
+                batch_size=batch_size,
+            )
+            return
+        key = name.replace("/", "_")
+        if key not in self.eval_means:
+            self.eval_means[key] = MeanMetric(nan_strategy="disable").to(self.device)
+        # one entry per image: MeanMetric ignores `weight` when its NaN checks are disabled
+        self.eval_means[key].update(value.detach().expand(batch_size))
+        metric = f"eval_means.{key}"  # created here, after Lightning listed the metrics
+        self.log(
+            name, self.eval_means[key], on_epoch=True, prog_bar=prog_bar, metric_attribute=metric
+        )
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
         loss = self.shared_step("train", batch)[0]

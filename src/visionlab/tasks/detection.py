@@ -58,15 +58,7 @@ class DetectionTask(VisionTask):
     def _log_terms(self, losses: dict[str, torch.Tensor], batch_size: int) -> None:
         stage = "train" if self.training else ("test" if self.trainer.testing else "val")
         for key, value in losses.items():
-            name = key.removeprefix("loss_")
-            self.log(
-                f"{stage}/loss_{name}",
-                value,
-                on_step=False,
-                on_epoch=True,
-                sync_dist=True,
-                batch_size=batch_size,
-            )
+            self.log_mean(f"{stage}/loss_{key.removeprefix('loss_')}", value, batch_size)
 
     def update_metrics(self, stage, preds, targets):
         if stage == "train":
