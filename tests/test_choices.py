@@ -19,6 +19,7 @@ NEEDS = {
     "task.mode": [],
     "task.nonfinite_loss": [],
     "task.optimizer.name": [],
+    "task.optimizer.scale_lr": [],
     "task.scheduler.name": [],
     "task.loss.kind": ["task=segment"],
     "model.box_roi_pool": ["model=faster_rcnn"],

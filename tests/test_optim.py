@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import pytest
 import torch
 
+from visionlab.cli.train import train
 from visionlab.models.classifier import Classifier
-from visionlab.tasks.optim import build_optimizer, cosine_with_warmup, parameter_groups
+from visionlab.tasks.optim import build_optimizer, cosine_with_warmup, parameter_groups, scaled_lr
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +56,24 @@ def test_sgd_and_adamw(model):
     assert isinstance(
         build_optimizer(parameter_groups(model, 0.1, 0.0, 1.0), "adamw"), torch.optim.AdamW
     )
+
+
+def test_lr_scaling_rules():
+    assert scaled_lr(0.1, "linear", 256, 64) == pytest.approx(0.4)
+    assert scaled_lr(0.1, "sqrt", 256, 64) == pytest.approx(0.2)
+    assert scaled_lr(0.1, "none", 256, 64) == 0.1
+
+
+@pytest.mark.parametrize(("rule", "expected"), [("linear", 4e-3), ("sqrt", 2e-3), ("none", 1e-3)])
+def test_lr_follows_the_global_batch(make_cfg, rule, expected):
+    """Batches of 16, two per step: a global batch of 32 against the reference 8."""
+    cfg = make_cfg(
+        "task.optimizer.lr=1e-3", f"task.optimizer.scale_lr={rule}",
+        "task.optimizer.reference_batch=8", "task.scheduler.name=none",
+        "trainer.accumulate_grad_batches=2", "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2", "trainer.limit_val_batches=1", "test=false",
+    )  # fmt: skip
+    train(cfg)
+    rows = list(csv.DictReader((Path(cfg.paths.output_dir) / "metrics.csv").open()))
+    logged = [float(row["lr-AdamW/head"]) for row in rows if row.get("lr-AdamW/head")]
+    assert logged and logged[0] == pytest.approx(expected)

@@ -13,7 +13,12 @@ from torchmetrics import MaxMetric, MeanMetric, MinMetric
 
 from visionlab.errors import ConfigError, TrainingError
 from visionlab.models import build_model
-from visionlab.tasks.optim import build_optimizer, build_scheduler, parameter_groups
+from visionlab.tasks.optim import (
+    build_optimizer,
+    build_scheduler,
+    parameter_groups,
+    scaled_lr,
+)
 
 log = logging.getLogger(__name__)
 FINETUNE_STRATEGIES = ("full", "frozen", "unfreeze_at")
@@ -198,7 +203,7 @@ class VisionTask(L.LightningModule):
         opt_cfg = dict(self.hparams.optimizer)
         groups = parameter_groups(
             self.model,
-            lr=opt_cfg.pop("lr"),
+            lr=self.scaled_lr(opt_cfg.pop("lr")),
             weight_decay=opt_cfg.pop("weight_decay", 0.0),
             backbone_lr_mult=self.finetune["backbone_lr_mult"],
         )
@@ -212,6 +217,24 @@ class VisionTask(L.LightningModule):
             **self.hparams.scheduler,
         )
         return {"optimizer": optimizer, **({"lr_scheduler": scheduler} if scheduler else {})}
+
+    def scaled_lr(self, lr: float) -> float:
+        """`lr` scaled from `task.optimizer.reference_batch` (one process's batch when null)
+        to the global batch: processes x batch x gradient accumulation."""
+        opt_cfg, trainer = self.hparams.optimizer, self.trainer
+        batch = getattr(trainer.datamodule, "batch_size", None)
+        if batch is None:  # data given as loaders: nothing to scale from
+            return lr
+        global_batch = batch * trainer.world_size * trainer.accumulate_grad_batches
+        reference = opt_cfg.get("reference_batch") or batch
+        rule = opt_cfg.get("scale_lr", "none")
+        scaled = scaled_lr(lr, rule, global_batch, reference)
+        if scaled != lr:
+            log.info(
+                "Learning rate %.3g for a batch of %d -> %.3g for the global batch of %d (%s)",
+                lr, reference, scaled, global_batch, rule,
+            )  # fmt: skip
+        return scaled
 
     # --- checkpoints and outputs ---------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:

@@ -11,6 +11,7 @@ from torch.optim.lr_scheduler import LambdaLR, LRScheduler, OneCycleLR, ReduceLR
 from visionlab.errors import ConfigError
 
 OPTIMIZERS = ("adamw", "sgd")
+LR_SCALING = ("linear", "sqrt", "none")
 SCHEDULERS = ("cosine", "onecycle", "plateau", "none")
 
 
@@ -40,7 +41,19 @@ def parameter_groups(
     ]
 
 
+def scaled_lr(lr: float, rule: str, global_batch: int, reference_batch: int) -> float:
+    """`lr`, given for `reference_batch` images per step, for `global_batch`: times their
+    ratio (`linear`), its square root (`sqrt`), or unchanged (`none`)."""
+    if rule not in LR_SCALING:
+        raise ConfigError(
+            f"task.optimizer.scale_lr={rule!r}; choose one of {', '.join(LR_SCALING)}"
+        )
+    ratio = global_batch / reference_batch
+    return lr * {"linear": ratio, "sqrt": math.sqrt(ratio), "none": 1.0}[rule]
+
+
 def build_optimizer(groups: list[dict], name: str, momentum: float = 0.9, **_: object):
+    """`name`'s optimizer over the parameter groups (other keys: the LR scaling's)."""
     if name == "adamw":
         return torch.optim.AdamW(groups)
     if name == "sgd":

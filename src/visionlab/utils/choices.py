@@ -26,7 +26,7 @@ def choice_fields() -> dict[str, tuple[str, ...]]:
     from visionlab.models.yolov1 import HEADS
     from visionlab.ops import IOU_OPS, NMS_OPS
     from visionlab.tasks.base import FINETUNE_STRATEGIES, MODES, NONFINITE_ACTIONS
-    from visionlab.tasks.optim import OPTIMIZERS, SCHEDULERS
+    from visionlab.tasks.optim import LR_SCALING, OPTIMIZERS, SCHEDULERS
 
     return {
         "data.on_error": ON_ERROR,
@@ -35,6 +35,7 @@ def choice_fields() -> dict[str, tuple[str, ...]]:
         "task.mode": MODES,
         "task.nonfinite_loss": NONFINITE_ACTIONS,
         "task.optimizer.name": OPTIMIZERS,
+        "task.optimizer.scale_lr": LR_SCALING,
         "task.scheduler.name": SCHEDULERS,
         "task.loss.kind": KINDS,
         "model.box_roi_pool": tuple(ROI_POOLS),
