@@ -15,6 +15,8 @@ from visionlab.utils.choices import choice_fields
 NEEDS = {
     "data.on_error": [],
     "data.augment": [],
+    "data.mix": [],
+    "data.sampler": [],
     "finetune.strategy": [],
     "task.mode": [],
     "task.nonfinite_loss": [],

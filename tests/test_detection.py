@@ -172,8 +172,10 @@ def test_detection_evaluate_and_predict_from_checkpoint(make_cfg, detection_root
     results = train(cfg)
     assert results is not None
     plots = Path(cfg.paths.output_dir) / "plots"
-    for name in ("labels_train", "pr_curve_val", "per_class_ap_val"):
+    for name in ("labels_train", "pr_curve_val", "per_class_ap_val", "confusion_matrix_val"):
         assert (plots / f"{name}.png").stat().st_size > 10_000
+    header = (plots.parent / "confusion_val.csv").read_text().splitlines()[0]
+    assert header.endswith(",background")
     best = Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt"
     evaluated = evaluate(make_cfg(f"ckpt_path={best}", "split=val", name="eval", run="eval"))
     assert {"val/mAP", "val/mAP50", "val/mAP75", "val/recall"} <= set(evaluated)
@@ -288,3 +290,28 @@ def test_pyramid_anchors_per_level_and_octave():
     assert model.head.classification_head.num_anchors == 2 * 3
     with pytest.raises(ValueError, match="model.anchor_sizes needs 4 sizes"):
         RetinaNetDetector(num_classes=2, backbone=backbone, anchor_sizes=(32, 64))
+
+
+def test_detection_confusion_matrix_by_hand():
+    """Two images: a hit, a wrong class, a false alarm, a low score left out and a miss."""
+    from visionlab.metrics import DetectionConfusionMatrix
+
+    box = torch.tensor([[0.0, 0.0, 10.0, 10.0]])
+    far = torch.tensor([[50.0, 50.0, 60.0, 60.0]])
+    preds = [
+        {"boxes": torch.cat([box, box + 20, far]), "scores": torch.tensor([0.9, 0.8, 0.7]),
+         "labels": torch.tensor([0, 0, 1])},
+        {"boxes": box, "scores": torch.tensor([0.1]), "labels": torch.tensor([1])},
+    ]  # fmt: skip
+    targets = [
+        {"boxes": torch.cat([box, box + 20]), "labels": torch.tensor([0, 1])},
+        {"boxes": box, "labels": torch.tensor([1])},
+    ]
+    metric = DetectionConfusionMatrix(num_classes=2)
+    metric.update(preds, targets)
+    expected = [
+        [1, 0, 0],  # true class 0: found as 0
+        [1, 0, 1],  # true class 1: taken for a 0 once, missed once (the 0.1 score is below)
+        [0, 1, 0],  # background: one false class-1 detection
+    ]
+    assert metric.compute().tolist() == expected

@@ -59,4 +59,4 @@ def test_class_weights_reach_cross_entropy():
         "ce"
     )(logits, target)
     with pytest.raises(ValueError, match="task.loss.kind"):
-        SegmentationLoss("focal")
+        SegmentationLoss("lovasz")

@@ -21,6 +21,7 @@ from visionlab.cli.train import train
 from visionlab.data.shapes import CLASS_NAMES, write_segmentation
 from visionlab.data.stream.location import StreamLocation
 from visionlab.data.stream.write import write_stream
+from visionlab.errors import ConfigError
 from visionlab.utils.config import fill_preprocessing
 
 from .conftest import (
@@ -98,7 +99,7 @@ def test_a_stream_yields_the_folder_source_items(
     assert _same(_items(stream.datasets["val"]), _items(folder.datasets["val"]))
     if task == "segment":
         assert all(torch.equal(a, b) for a, b in zip(
-            stream.class_pixel_counts(), folder.class_pixel_counts(), strict=True
+            stream.class_counts(), folder.class_counts(), strict=True
         ))  # fmt: skip
 
 
@@ -328,3 +329,30 @@ def test_ddp_evaluation_of_a_stream_counts_every_image_once(tmp_path, shapes_str
     ddp = json.loads((run_dir / "results.json").read_text())
     single = evaluate_in_one_process(ddp["best_checkpoint"], tmp_path / "single")
     assert ddp["metrics"]["val/acc"] == pytest.approx(single["val/acc"], abs=1e-6)
+
+
+def test_a_stream_mixes_batches_but_refuses_the_balanced_sampler(make_cfg, shapes_stream):
+    cfg = make_cfg("data=stream", f"data.uri={shapes_stream}", "data.mix=mixup")
+    fill_preprocessing(cfg)
+    datamodule = build_datamodule(cfg.data, "classify")
+    datamodule.setup()
+    labels = next(iter(datamodule.train_dataloader()))[1]
+    assert labels.shape[1] == datamodule.num_classes and labels.is_floating_point()
+    cfg = make_cfg("data=stream", f"data.uri={shapes_stream}", "data.sampler=balanced")
+    fill_preprocessing(cfg)
+    datamodule = build_datamodule(cfg.data, "classify")
+    datamodule.setup()
+    with pytest.raises(ConfigError, match="data.sampler=balanced: a stream is read chunk"):
+        datamodule.train_dataloader()
+
+
+def test_a_stream_refuses_mosaic_with_a_reason(make_cfg, tmp_path, detection_roots):
+    cfg, folder = _folder_datamodule(
+        make_cfg, "detect", "voc", detection_roots["voc"], "data.image_size=64"
+    )
+    write_stream(folder, StreamLocation(str(tmp_path / "s")))
+    stream = _stream_datamodule(cfg, "detect", str(tmp_path / "s"))
+    stream.mosaic = 0.5
+    stream.setup()
+    with pytest.raises(ConfigError, match="data.mosaic=0.5: a stream is read chunk by chunk"):
+        stream.train_dataloader()

@@ -1,11 +1,13 @@
-"""Segmentation scores from a confusion matrix, and mean average precision whose states
-survive uneven evaluation shards under DDP."""
+"""Segmentation scores from a confusion matrix, mean average precision whose states survive
+uneven evaluation shards under DDP, and the detection confusion matrix."""
 
 from __future__ import annotations
 
 import torch
 import torch.distributed as dist
+from torchmetrics import Metric
 from torchmetrics.detection import MeanAveragePrecision
+from torchvision.ops import box_iou
 
 
 def segmentation_scores(confusion: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -78,3 +80,49 @@ class ShardedMeanAveragePrecision(MeanAveragePrecision):
                 name,
                 [x.to(self.device) if isinstance(x, torch.Tensor) else x for x in joined],
             )
+
+
+class DetectionConfusionMatrix(Metric):
+    """Object counts per (true class, predicted class), rows true, with a background row
+    (predictions that matched no object) and a background column (objects no prediction
+    matched), as its last row and column.
+
+    Per image, the predictions scoring at least `score_threshold` are taken best first; each
+    matches the unmatched object it overlaps most when their IoU reaches `iou_threshold`,
+    whatever the classes, so a wrong class counts as a confusion rather than a miss and a
+    false alarm. The counts are summed over DDP ranks.
+    """
+
+    full_state_update = False
+
+    def __init__(
+        self, num_classes: int, iou_threshold: float = 0.5, score_threshold: float = 0.25
+    ) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.iou_threshold, self.score_threshold = iou_threshold, score_threshold
+        size = num_classes + 1
+        self.add_state("matrix", torch.zeros(size, size, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, preds: list[dict], targets: list[dict]) -> None:
+        background = self.num_classes
+        for pred, target in zip(preds, targets, strict=True):
+            keep = pred["scores"] >= self.score_threshold
+            order = pred["scores"][keep].argsort(descending=True)
+            boxes, labels = pred["boxes"][keep][order], pred["labels"][keep][order].tolist()
+            true_labels = target["labels"].tolist()
+            overlaps = box_iou(boxes.float(), target["boxes"].float())
+            matched = torch.zeros(len(true_labels), dtype=torch.bool, device=boxes.device)
+            for row, label in zip(overlaps, labels, strict=True):
+                row = row.masked_fill(matched, -1.0)
+                best = int(row.argmax()) if len(row) else -1
+                if best >= 0 and row[best] >= self.iou_threshold:
+                    matched[best] = True
+                    self.matrix[true_labels[best], label] += 1
+                else:
+                    self.matrix[background, label] += 1
+            for index in (~matched).nonzero().flatten().tolist():
+                self.matrix[true_labels[index], background] += 1
+
+    def compute(self) -> torch.Tensor:
+        return self.matrix

@@ -1,5 +1,5 @@
-"""Detection reports: label statistics, per-class AP, precision-recall curves and predicted
-boxes on validation images (PNG, and W&B box overlays)."""
+"""Detection reports: label statistics, per-class AP, precision-recall curves, the confusion
+matrix with background, and predicted boxes on validation images (PNG, and W&B box overlays)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from visionlab.callbacks.report import TaskReport
 from visionlab.tasks.detection import DetectionTask
 from visionlab.utils.loggers import log_wandb_boxes, save_and_log_table
 from visionlab.utils.plots import (
+    confusion_matrix_figure,
     detections_figure,
     display_image,
     label_statistics_figure,
@@ -23,9 +24,11 @@ PLOTTED_IMAGES = 8
 
 
 class DetectionReport(TaskReport):
-    """`plots/labels_train.png` once; per stage `per_class_ap_<stage>.csv` and `.png` and
-    `pr_curve_<stage>.png`; every `task.plot_every_n_epochs` `predictions_val_epoch<n>.png`
-    (ground truth green, predictions scoring at least PLOT_MIN_SCORE red) and W&B boxes."""
+    """`plots/labels_train.png` once; per stage `per_class_ap_<stage>.csv` and `.png`,
+    `pr_curve_<stage>.png`, `confusion_<stage>.csv` and `plots/confusion_matrix_<stage>.png`
+    (last row and column: background); every `task.plot_every_n_epochs`
+    `predictions_val_epoch<n>.png` (ground truth green, predictions scoring at least
+    PLOT_MIN_SCORE red) and W&B boxes."""
 
     task_type = DetectionTask
     keeps_batch = True
@@ -54,6 +57,7 @@ class DetectionReport(TaskReport):
         result, names = computed["map"], pl_module.hparams.class_names
         self._per_class(trainer, stage, result, names)
         self._precision_recall(trainer, stage, result, names)
+        self._confusion(trainer, pl_module, stage, computed["confusion"], [*names, "background"])
         if stage == "val" and self.batch is not None:
             self._predictions(trainer, stage, names, *self.batch)
 
@@ -78,6 +82,28 @@ class DetectionReport(TaskReport):
                 trainer.loggers,
                 trainer.global_step,
             )
+
+    def _confusion(self, trainer, pl_module, stage, matrix: np.ndarray, names: list[str]) -> None:
+        plots, metric = self.plots_dir(trainer), pl_module.confusion[stage]
+        rows = [[name, *counts] for name, counts in zip(names, matrix.tolist(), strict=True)]
+        save_and_log_table(
+            plots.parent / f"confusion_{stage}.csv",
+            f"{stage}/confusion",
+            ["true \\ predicted", *names],
+            rows,
+            trainer.loggers,
+        )
+        title = (
+            f"{stage} detections (IoU {metric.iou_threshold}, score {metric.score_threshold}), "
+            f"epoch {trainer.current_epoch}"
+        )
+        save_and_log_figure(
+            confusion_matrix_figure(matrix, names, title),
+            plots / f"confusion_matrix_{stage}.png",
+            f"{stage}/confusion_matrix",
+            trainer.loggers,
+            trainer.global_step,
+        )
 
     def _precision_recall(self, trainer, stage: str, result: dict, names: list[str]) -> None:
         """PR curve per class at IoU 0.5 over all areas and up to 100 detections per image."""

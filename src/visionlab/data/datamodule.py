@@ -1,4 +1,5 @@
-"""Lightning data modules: a shared base that reads a source once, and one per task family."""
+"""The Lightning data module base every task's builds on: reads a source once, checks it, and
+serves its splits in epoch-seeded loaders."""
 
 from __future__ import annotations
 
@@ -13,25 +14,8 @@ from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
 from visionlab.data.check import DataReport, check_index
-from visionlab.data.datasets import (
-    ClassificationDataset,
-    DetectionDataset,
-    SegmentationDataset,
-    collate_detection,
-)
 from visionlab.data.loaders import EpochSeededLoader, seed_worker
 from visionlab.data.samples import SourceIndex
-from visionlab.data.sources import (
-    CLASSIFICATION_SOURCES,
-    DETECTION_SOURCES,
-    INSTANCE_SOURCES,
-    SEGMENTATION_SOURCES,
-)
-from visionlab.data.transforms import (
-    build_classification_transforms,
-    build_detection_transforms,
-    build_segmentation_transforms,
-)
 from visionlab.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -186,7 +170,8 @@ class VisionDataModule(L.LightningDataModule):
         if split not in self.datasets:
             raise DataError(f"{self.root}: there is no '{split}' split")
         dataset = self.datasets[split]
-        sampler = None
+        generator = torch.Generator() if train else None
+        sampler = self.train_sampler(generator) if train else None
         if not train and torch.distributed.is_available() and torch.distributed.is_initialized():
             # Lightning's default pads each rank's shard by repeating samples; evaluation must
             # count every sample once, so the shards are left uneven instead
@@ -194,18 +179,24 @@ class VisionDataModule(L.LightningDataModule):
         return EpochSeededLoader(
             dataset,
             epoch_seed=self._epoch_seed if train else lambda: None,
-            generator=torch.Generator() if train else None,
+            generator=generator,
             batch_size=self.batch_size if train else self.eval_batch_size,
-            shuffle=train,
+            shuffle=train and sampler is None,
             sampler=sampler,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers and self.num_workers > 0,
-            collate_fn=self.collate_fn,
+            collate_fn=self.collate(train),
             worker_init_fn=seed_worker,
         )
 
-    collate_fn = None
+    def train_sampler(self, generator: torch.Generator):
+        """The training sampler (None: a shuffle), drawing from `generator`."""
+        return None
+
+    def collate(self, train: bool) -> Callable | None:
+        """The function that makes a batch of a training or evaluation split."""
+        return None
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)
@@ -215,84 +206,3 @@ class VisionDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", train=False)
-
-
-class ClassificationDataModule(VisionDataModule):
-    """Image classification: batches of `(images (B, 3, H, W), labels (B,))`."""
-
-    sources = CLASSIFICATION_SOURCES
-    task_name = "classify"
-
-    def build_transform(self, train: bool):
-        return build_classification_transforms(train=train, **self.transform_args)
-
-    def build_dataset(self, split: str, samples: list) -> Dataset:
-        return ClassificationDataset(samples, self.build_transform(split == "train"))
-
-
-class DetectionDataModule(VisionDataModule):
-    """Object detection: batches of `(images (B, 3, S, S), [target dict per image])`."""
-
-    sources = DETECTION_SOURCES
-    task_name = "detect"
-    collate_fn = staticmethod(collate_detection)
-
-    masks = False  # instance masks in the targets
-
-    def build_transform(self, train: bool):
-        return build_detection_transforms(train=train, masks=self.masks, **self.transform_args)
-
-    def build_dataset(self, split: str, samples: list) -> Dataset:
-        return DetectionDataset(samples, self.build_transform(split == "train"), self.masks)
-
-
-class InstanceDataModule(DetectionDataModule):
-    """Instance segmentation: detection batches whose targets also hold `masks` (N, S, S)."""
-
-    sources = INSTANCE_SOURCES
-    task_name = "instance"
-    masks = True
-
-    @property
-    def source_options(self) -> dict:
-        return {**self.options, "masks": True}
-
-
-class SegmentationDataModule(VisionDataModule):
-    """Semantic segmentation: batches of `(images (B, 3, S, S), masks (B, S, S) int64)`.
-
-    `image_size` is the side of the training crops; `eval_size` (default `image_size`) the
-    longer side images are scaled to, and the square they are padded to for evaluation.
-    Mask pixels equal to `ignore_index` (padding included) count for nothing.
-    """
-
-    sources = SEGMENTATION_SOURCES
-    task_name = "segment"
-
-    def __init__(self, eval_size: int | None = None, ignore_index: int = 255, **data_args):
-        super().__init__(**data_args)
-        self.ignore_index = ignore_index
-        self.transform_args |= {"eval_size": eval_size, "ignore_index": ignore_index}
-
-    @property
-    def source_options(self) -> dict:
-        return {**self.options, "ignore_index": self.ignore_index}
-
-    def build_transform(self, train: bool):
-        return build_segmentation_transforms(train=train, **self.transform_args)
-
-    def build_dataset(self, split: str, samples: list) -> Dataset:
-        transform = self.build_transform(split == "train")
-        return SegmentationDataset(samples, transform, self.index.mask_decoder)
-
-    def class_pixel_counts(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per class, over the training masks: pixels of that class, and pixels of the images
-        that contain it (the inputs of median-frequency weights)."""
-        class_pixels = torch.zeros(self.num_classes, dtype=torch.float64)
-        image_pixels = torch.zeros(self.num_classes, dtype=torch.float64)
-        decoder = self.index.mask_decoder
-        for sample in self.index.split("train"):
-            counts = torch.from_numpy(decoder.pixel_counts(sample.mask_path)).double()
-            class_pixels += counts
-            image_pixels += (counts > 0) * counts.sum()
-        return class_pixels, image_pixels

@@ -10,6 +10,7 @@ from torch.utils.data import Dataset
 
 from visionlab.data.io import load_rgb
 from visionlab.data.masks import coco_instance_mask
+from visionlab.data.mosaic import mosaic
 from visionlab.data.samples import DetectionSample, SegmentationSample
 from visionlab.errors import DataError
 
@@ -105,21 +106,37 @@ class DetectionDataset(SampleDataset):
     """Yields `(image (3, H, W) float tensor, target)` where target holds `boxes` float32
     (N, 4) pixel xyxy in the transformed image, `labels` int64 (N,), `image_id` (the sample's
     index) and `orig_size` (height, width) of the file; with `masks`, also `masks` uint8
-    (N, H, W) decoded from the samples' COCO segmentations (the transform must take masks)."""
+    (N, H, W) decoded from the samples' COCO segmentations (the transform must take masks).
+
+    An item is read by index, or by `(index, partners, centre)` from a `MosaicSampler`: with
+    partners, the image is the mosaic of the four (`mosaic_size` square) before the transform.
+    """
 
     def __init__(
-        self, samples: Sequence[DetectionSample], transform: Callable, masks: bool = False
+        self,
+        samples: Sequence[DetectionSample],
+        transform: Callable,
+        masks: bool = False,
+        mosaic_size: int = 0,
     ) -> None:
         super().__init__(samples, transform)
-        self.masks = masks
+        self.masks, self.mosaic_size = masks, mosaic_size
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, dict]:
+    def _objects(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         sample = self.samples[index]
-        image = load_rgb(sample.path)
+        return load_rgb(sample.path), sample.boxes, sample.labels
+
+    def __getitem__(self, key: int | tuple) -> tuple[torch.Tensor, dict]:
+        index, partners, centre = key if isinstance(key, tuple) else (key, (), None)
+        image, boxes, labels = self._objects(index)
+        if partners:
+            joined = [self._objects(i) for i in (index, *partners)]
+            image, boxes, labels = mosaic(joined, self.mosaic_size, centre)
         masks = None
         if self.masks:
+            sample = self.samples[index]
             masks = instance_masks(image, sample.segmentations, sample.size, str(sample.path))
-        return detection_item(image, sample.boxes, sample.labels, self.transform, index, masks)
+        return detection_item(image, boxes, labels, self.transform, index, masks)
 
 
 class SegmentationDataset(SampleDataset):

@@ -68,11 +68,13 @@ def build_classification_transforms(
     interpolation: str = "bilinear",
     augment: str = "light",
     custom: Sequence[dict] | None = None,
+    random_erasing: float = 0.0,
 ) -> A.Compose:
     """The pipeline for one split.
 
     `augment` picks a preset; `custom`, a list of albumentations `_target_` configs, replaces
-    the preset's augmentations for the train split.
+    the preset's augmentations for the train split. With probability `random_erasing`, a
+    training image then has a random rectangle (2-33% of it) replaced by noise.
     """
     if augment not in PRESETS:
         raise ConfigError(f"data.augment={augment!r} is not one of {', '.join(PRESETS)}")
@@ -83,6 +85,8 @@ def build_classification_transforms(
         steps.append(A.Resize(image_size, image_size, interpolation=_interpolation(interpolation)))
     else:
         steps = _augmentations(augment, image_size, interpolation)
+    if train and random_erasing > 0:
+        steps.append(A.Erasing(fill="random", p=random_erasing))
     return A.Compose([*steps, A.Normalize(mean=mean, std=std), ToTensorV2()])
 
 

@@ -1,5 +1,5 @@
-"""Semantic-segmentation losses: cross-entropy, Dice and their sum, all honouring an ignore
-index, and median-frequency class weights."""
+"""Semantic-segmentation losses: cross-entropy, focal, Dice and cross-entropy + Dice, all
+honouring an ignore index."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-KINDS = ("ce", "dice", "ce_dice")
+from visionlab.losses.class_balance import focal_loss
+
+KINDS = ("ce", "focal", "dice", "ce_dice")
 
 
 def dice_loss(
@@ -29,18 +31,20 @@ def dice_loss(
 
 
 class SegmentationLoss(nn.Module):
-    """`kind`: `ce` (cross-entropy, optional class weights), `dice`, or `ce_dice` (their sum)."""
+    """`kind`: `ce` (cross-entropy), `focal` (focusing parameter `gamma`), `dice`, or
+    `ce_dice` (their sum); class weights apply to the cross-entropy and focal terms."""
 
     def __init__(
         self,
         kind: str = "ce",
         ignore_index: int = 255,
         class_weights: list[float] | torch.Tensor | None = None,
+        gamma: float = 2.0,
     ) -> None:
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"task.loss.kind must be one of {', '.join(KINDS)}, got {kind!r}")
-        self.kind, self.ignore_index = kind, ignore_index
+        self.kind, self.ignore_index, self.gamma = kind, ignore_index, gamma
         weights = None if class_weights is None else torch.as_tensor(class_weights).float()
         self.register_buffer("class_weights", weights)
 
@@ -53,20 +57,9 @@ class SegmentationLoss(nn.Module):
                 )
             else:  # every pixel ignored: no signal, and a mean over nothing would be NaN
                 loss = loss + 0 * logits.sum()
+        if self.kind == "focal":
+            weight = self.class_weights
+            loss = loss + focal_loss(logits, target, self.gamma, weight, self.ignore_index)
         if self.kind in ("dice", "ce_dice"):
             loss = loss + dice_loss(logits, target, self.ignore_index)
         return loss
-
-
-def median_frequency_weights(
-    class_pixels: torch.Tensor, image_pixels: torch.Tensor
-) -> torch.Tensor:
-    """Eigen & Fergus' weights: freq(c) = pixels of class c / pixels of the images that contain
-    c; weight(c) = median(freq) / freq(c). Classes never seen get weight 0."""
-    class_pixels, image_pixels = class_pixels.double(), image_pixels.double()
-    seen = class_pixels > 0
-    freq = torch.zeros_like(class_pixels)
-    freq[seen] = class_pixels[seen] / image_pixels[seen]
-    weights = torch.zeros_like(freq)
-    weights[seen] = freq[seen].median() / freq[seen]
-    return weights.float()

@@ -72,6 +72,9 @@ class TorchvisionDetector(FreezableBackbone):
                 {**{k: t[k] for k in self.target_keys}, "labels": t["labels"] + shift}
                 for t in targets
             ]
+        # the transform only batches: the images keep whatever size they came in (multi-scale)
+        height, width = images.shape[-2:]
+        self.transform.min_size, self.transform.max_size = (min(height, width),), max(height, width)
         output = super().forward(list(images), targets)
         if isinstance(output, dict):
             return output

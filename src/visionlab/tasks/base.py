@@ -12,6 +12,7 @@ import torch
 from torchmetrics import MaxMetric, MeanMetric, MinMetric
 
 from visionlab.errors import ConfigError, TrainingError
+from visionlab.losses import resolve_class_weights
 from visionlab.models import build_model
 from visionlab.tasks.optim import (
     build_optimizer,
@@ -24,6 +25,14 @@ log = logging.getLogger(__name__)
 FINETUNE_STRATEGIES = ("full", "frozen", "unfreeze_at")
 NONFINITE_ACTIONS = ("stop", "skip")
 MODES = ("min", "max")
+
+
+def check_resolved(class_weights: Any) -> None:
+    if isinstance(class_weights, str):
+        raise ConfigError(
+            f"task.loss.class_weights={class_weights!r} must be resolved from the data first "
+            "(build the task with visionlab.cli.common.build_task)"
+        )
 
 
 class VisionTask(L.LightningModule):
@@ -83,8 +92,13 @@ class VisionTask(L.LightningModule):
 
     @classmethod
     def resolve_args(cls, task_args: dict, datamodule: Any) -> dict:
-        """The constructor arguments, with any that depend on the data computed from it."""
-        return task_args
+        """The constructor arguments, with any that depend on the data computed from it:
+        `loss.class_weights` given by name becomes one weight per class."""
+        loss = task_args.get("loss")
+        if not loss or loss.get("class_weights") is None:
+            return task_args
+        weights = resolve_class_weights(loss["class_weights"], *datamodule.class_counts())
+        return {**task_args, "loss": {**loss, "class_weights": weights}}
 
     def forward(self, images: torch.Tensor) -> Any:
         return self.model(images.contiguous(memory_format=self.memory_format))

@@ -1,5 +1,6 @@
-"""Image classification: cross-entropy, accuracy/top-5/macro-F1 and a confusion matrix (drawn
-by `callbacks.ClassificationReport`)."""
+"""Image classification: cross-entropy or focal loss (with class weights, and mixed labels from
+`data.mix`), accuracy/top-5/macro-F1 and a confusion matrix (drawn by
+`callbacks.ClassificationReport`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ from torchmetrics.classification import (
     MulticlassF1Score,
 )
 
-from visionlab.tasks.base import VisionTask
+from visionlab.errors import ConfigError
+from visionlab.losses import focal_loss
+from visionlab.tasks.base import VisionTask, check_resolved
+
+LOSSES = ("ce", "focal")
 
 
 def _metrics(num_classes: int, prefix: str) -> MetricCollection:
@@ -30,12 +35,22 @@ class ClassificationTask(VisionTask):
 
     name = "classify"
 
-    def __init__(self, label_smoothing: float = 0.0, **task_args) -> None:
-        """`task_args` are VisionTask's; `label_smoothing` goes to the cross-entropy."""
+    def __init__(self, label_smoothing: float = 0.0, loss: dict | None = None, **task_args) -> None:
+        """`task_args` are VisionTask's; `loss`: `{kind: ce | focal, gamma: focal's,
+        class_weights: null | [w per class]}` (names such as `balanced` are resolved from the
+        data by `resolve_args`); `label_smoothing` applies to either loss."""
         super().__init__(**task_args)
         self.save_hyperparameters()
         num_classes = self.hparams.num_classes
         self.label_smoothing = label_smoothing
+        loss = {"kind": "ce", "gamma": 2.0, "class_weights": None, **(loss or {})}
+        if loss["kind"] not in LOSSES:
+            raise ConfigError(f"task.loss.kind={loss['kind']}: choose one of {', '.join(LOSSES)}")
+        check_resolved(loss["class_weights"])
+        self.loss_kind, self.gamma = loss["kind"], loss["gamma"]
+        weights = loss["class_weights"]
+        weights = None if weights is None else torch.tensor(weights, dtype=torch.float32)
+        self.register_buffer("class_weights", weights, persistent=False)
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_metrics = _metrics(num_classes, "val/")
         self.test_metrics = _metrics(num_classes, "test/")
@@ -43,10 +58,24 @@ class ClassificationTask(VisionTask):
         self.test_confusion = MulticlassConfusionMatrix(num_classes)
 
     def model_step(self, batch):
+        """Labels are class indices, or class probabilities `(B, C)` when `data.mix` mixed
+        the batch (scored against their largest share)."""
         images, labels = batch
         logits = self(images)
-        loss = F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
-        return loss, logits, labels
+        hard = labels.argmax(dim=1) if labels.is_floating_point() else labels
+        return self.criterion(logits, labels), logits, hard
+
+    def criterion(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if self.loss_kind == "ce":
+            return F.cross_entropy(
+                logits, labels, weight=self.class_weights, label_smoothing=self.label_smoothing
+            )
+        if self.label_smoothing:
+            num_classes = logits.shape[1]
+            if not labels.is_floating_point():
+                labels = F.one_hot(labels, num_classes).float()
+            labels = labels * (1 - self.label_smoothing) + self.label_smoothing / num_classes
+        return focal_loss(logits, labels, self.gamma, self.class_weights)
 
     def update_metrics(self, stage, preds, targets):
         if stage == "train":

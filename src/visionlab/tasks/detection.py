@@ -7,7 +7,7 @@ import logging
 
 import torch
 
-from visionlab.metrics import ShardedMeanAveragePrecision
+from visionlab.metrics import DetectionConfusionMatrix, ShardedMeanAveragePrecision
 from visionlab.models.detector_adapter import loss_mode
 from visionlab.tasks.base import VisionTask
 
@@ -38,6 +38,10 @@ class DetectionTask(VisionTask):
         super().__init__(**task_args)
         self.save_hyperparameters()
         self.val_map, self.test_map = map_metric(), map_metric()
+        num_classes = self.hparams.num_classes
+        self.confusion = torch.nn.ModuleDict(
+            {stage: DetectionConfusionMatrix(num_classes) for stage in ("val", "test")}
+        )
 
     # --- one step for every stage ---------------------------------------------------------------
     def model_step(self, batch):
@@ -64,17 +68,18 @@ class DetectionTask(VisionTask):
         if stage == "train":
             return
         metric = self.val_map if stage == "val" else self.test_map
-        metric.update(
-            [
-                {k: p[k].float() if k != "labels" else p[k] for k in ("boxes", "scores", "labels")}
-                for p in preds
-            ],
-            [{"boxes": t["boxes"], "labels": t["labels"]} for t in targets],
-        )
+        preds = [
+            {k: p[k].float() if k != "labels" else p[k] for k in ("boxes", "scores", "labels")}
+            for p in preds
+        ]
+        targets = [{"boxes": t["boxes"], "labels": t["labels"]} for t in targets]
+        metric.update(preds, targets)
+        self.confusion[stage].update(preds, targets)
 
     # --- epoch ends ------------------------------------------------------------------------------
     def reset_metrics(self, stage):
         (self.val_map if stage == "val" else self.test_map).reset()
+        self.confusion[stage].reset()
 
     def on_validation_epoch_end(self) -> None:
         values = self._compute("val", self.val_map)
@@ -92,8 +97,10 @@ class DetectionTask(VisionTask):
             {f"{stage}/{k}": v for k, v in values.items()}, sync_dist=True, prog_bar=stage == "val"
         )
         self.computed[stage] = {
-            "map": {k: v.cpu() for k, v in result.items() if isinstance(v, torch.Tensor)}
+            "map": {k: v.cpu() for k, v in result.items() if isinstance(v, torch.Tensor)},
+            "confusion": self.confusion[stage].compute().cpu().numpy(),
         }
+        self.confusion[stage].reset()
         return values
 
     @torch.no_grad()

@@ -6,10 +6,9 @@ from __future__ import annotations
 import torch
 from torchmetrics.classification import MulticlassConfusionMatrix
 
-from visionlab.errors import ConfigError
-from visionlab.losses import SegmentationLoss, median_frequency_weights
+from visionlab.losses import SegmentationLoss
 from visionlab.metrics import segmentation_scores
-from visionlab.tasks.base import VisionTask
+from visionlab.tasks.base import VisionTask, check_resolved
 
 SUMMARY_KEYS = ("mIoU", "dice", "pixel_acc")
 
@@ -27,34 +26,19 @@ class SegmentationTask(VisionTask):
         plot_every_n_epochs: int = 5,
         **task_args,
     ) -> None:
-        """`loss`: `{kind: ce | dice | ce_dice, class_weights: null | [w per class]}`."""
+        """`loss`: `{kind: ce | focal | dice | ce_dice, gamma: focal's, class_weights: null |
+        [w per class]}` (names such as `balanced` are resolved from the data by
+        `resolve_args`)."""
         super().__init__(**task_args)
         self.save_hyperparameters()
-        loss = {"kind": "ce", "class_weights": None, **(loss or {})}
-        if isinstance(loss["class_weights"], str):
-            raise ConfigError(
-                f"task.loss.class_weights={loss['class_weights']!r} must be resolved from the "
-                "data first (build the task with visionlab.cli.common.build_task)"
-            )
-        self.criterion = SegmentationLoss(loss["kind"], ignore_index, loss["class_weights"])
+        loss = {"kind": "ce", "class_weights": None, "gamma": 2.0, **(loss or {})}
+        check_resolved(loss["class_weights"])
+        self.criterion = SegmentationLoss(
+            loss["kind"], ignore_index, loss["class_weights"], loss["gamma"]
+        )
         num_classes = self.hparams.num_classes
         self.val_confusion = MulticlassConfusionMatrix(num_classes, ignore_index=ignore_index)
         self.test_confusion = MulticlassConfusionMatrix(num_classes, ignore_index=ignore_index)
-
-    @classmethod
-    def resolve_args(cls, task_args: dict, datamodule) -> dict:
-        """`loss.class_weights: median_frequency` becomes weights from the training masks."""
-        loss = dict(task_args.get("loss") or {})
-        weights = loss.get("class_weights")
-        if weights == "median_frequency":
-            loss["class_weights"] = median_frequency_weights(
-                *datamodule.class_pixel_counts()
-            ).tolist()
-        elif isinstance(weights, str):
-            raise ConfigError(
-                f"task.loss.class_weights={weights!r}: use null, median_frequency or a list"
-            )
-        return {**task_args, "loss": loss}
 
     def model_step(self, batch):
         """The loss, and the predicted classes where they are scored (not in training: the

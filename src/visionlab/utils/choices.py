@@ -17,6 +17,7 @@ from visionlab.errors import ConfigError
 
 def choice_fields() -> dict[str, tuple[str, ...]]:
     """Every choice field of the config and its options."""
+    from visionlab.data.balance import MIXES, SAMPLERS
     from visionlab.data.datamodule import ON_ERROR
     from visionlab.data.transforms import PRESETS
     from visionlab.losses.segmentation import KINDS
@@ -31,6 +32,8 @@ def choice_fields() -> dict[str, tuple[str, ...]]:
     return {
         "data.on_error": ON_ERROR,
         "data.augment": PRESETS,
+        "data.mix": MIXES,
+        "data.sampler": SAMPLERS,
         "finetune.strategy": FINETUNE_STRATEGIES,
         "task.mode": MODES,
         "task.nonfinite_loss": NONFINITE_ACTIONS,

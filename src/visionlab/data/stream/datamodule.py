@@ -32,7 +32,7 @@ from visionlab.data.stream.format import (
     split_samples,
 )
 from visionlab.data.stream.location import StreamLocation
-from visionlab.errors import DataError
+from visionlab.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,11 @@ class StreamSource:
         remap = ((written, self.ignore_index),) if written != self.ignore_index else ()
         return MaskDecoder(self.num_classes, self.ignore_index, remap=remap)
 
-    def class_pixel_counts(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def class_counts(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Segmentation's pixel counts come from `labels.npz` (the masks are in the chunks);
+        classification counts its records' labels as folders do."""
+        if self.task_name != "segment":
+            return super().class_counts()
         _ = self.index
         return (
             torch.from_numpy(self.labels["train/class_pixels"]).double(),
@@ -133,6 +137,17 @@ class StreamSource:
     def _loader(self, split: str, train: bool):
         if not train:
             return super()._loader(split, train)
+        if getattr(self, "sampler", "random") != "random":
+            raise ConfigError(
+                f"data.sampler={self.sampler}: a stream is read chunk by chunk and cannot be "
+                "sampled by class; use task.loss.class_weights=balanced, or train from folders"
+            )
+        if getattr(self, "mosaic", 0):
+            raise ConfigError(
+                f"data.mosaic={self.mosaic}: a stream is read chunk by chunk, and a mosaic "
+                "needs three other images drawn at random; set data.mosaic=0, or train from "
+                "folders (multi-scale batches work with streams)"
+            )
         return EpochSeededStreamLoader(
             self.datasets[split],
             epoch_seed=self._epoch_seed,
@@ -141,7 +156,7 @@ class StreamSource:
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers and self.num_workers > 0,
-            collate_fn=self.collate_fn,
+            collate_fn=self.collate(train=True),
             worker_init_fn=seed_worker,
         )
 
