@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from visionlab.callbacks import auto_progress_bar, reports
 from visionlab.cli.common import build_datamodule
+from visionlab.tta import with_tta
 from visionlab.utils.checkpoint import load_model
 from visionlab.utils.launch import check_launch
 
@@ -22,6 +23,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     validate, and test when the data has a test split."""
     check_launch(cfg)
     task = load_model(cfg.ckpt_path, trusted=cfg.trust_checkpoint)
+    if cfg.get("tta"):
+        with_tta(task, cfg.tta_flip, list(cfg.tta_scales), cfg.tta_merge)
     data_cfg = OmegaConf.create(task.run_config["data"])
     overrides = {k: v for k, v in OmegaConf.to_container(cfg.data).items() if v is not None}
     data_cfg = OmegaConf.merge(data_cfg, overrides)

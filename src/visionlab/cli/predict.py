@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 from visionlab.data.sources.common import is_image_file
 from visionlab.errors import ConfigError, DataError
 from visionlab.predictors import PREDICTORS
+from visionlab.tta import with_tta
 from visionlab.utils.checkpoint import load_model
 
 log = logging.getLogger("visionlab")
@@ -31,6 +32,8 @@ def predict(cfg: DictConfig) -> Path:
     task = load_model(cfg.ckpt_path, trusted=cfg.trust_checkpoint)
     if task.name not in PREDICTORS:
         raise ConfigError(f"predict.py does not support task={task.name} yet")
+    if cfg.get("tta"):
+        with_tta(task, cfg.tta_flip, list(cfg.tta_scales), cfg.tta_merge)
     source = Path(cfg.input).expanduser()
     files = list_images(source)
     device = (
