@@ -1,6 +1,8 @@
-"""Detection training recipes: mosaic and multi-scale batches."""
+"""Detection training recipes: mosaic, multi-scale batches and anchor sizes from the data."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -9,6 +11,7 @@ import torch
 
 from visionlab.cli.train import train
 from visionlab.data.mosaic import MosaicSampler, mosaic, resize_batch
+from visionlab.models.detector_adapter import auto_anchor_sizes
 
 COLOURS = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [0, 255, 255]])
 
@@ -103,3 +106,34 @@ def test_multi_scale_reaches_the_backbone_and_evaluation_stays_fixed(make_cfg, m
     assert len(trained) >= 2, trained
     assert all(h == w and h % 32 == 0 and 32 <= h <= 96 for h, w in trained)
     assert set(inputs.sizes["eval"]) == {(64, 64)}
+
+
+def test_auto_anchor_sizes_span_the_objects():
+    sides = np.geomspace(10, 1000, 500)
+    sizes = auto_anchor_sizes(sides, 4)
+    assert sizes == sorted(sizes) and len(set(sizes)) == 4
+    low, high = np.percentile(sides, [5, 95])
+    assert sizes[0] == pytest.approx(low, abs=1) and sizes[-1] == pytest.approx(high, abs=1)
+    alike = auto_anchor_sizes(np.full(50, 40.0), 4)
+    assert alike == sorted(set(alike)) and alike[1] < 40 < alike[2]
+
+
+def test_auto_anchor_sizes_reach_the_config_the_report_and_the_checkpoint(make_cfg):
+    import json
+
+    import yaml
+
+    from visionlab.utils.checkpoint import read_checkpoint
+
+    cfg = make_cfg(
+        "task=detect", "model=faster_rcnn", "model.backbone.pretrained=false",
+        "model.anchor_sizes=auto", "trainer.max_epochs=1", "trainer.limit_train_batches=1",
+        "trainer.limit_val_batches=1", "test=false",
+    )  # fmt: skip
+    train(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    sizes = json.loads((run_dir / "data_report.json").read_text())["anchor_sizes"]
+    assert len(sizes) == 4 and sizes == sorted(sizes)
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["model"]["anchor_sizes"] == sizes
+    checkpoint = read_checkpoint(run_dir / "checkpoints/last.ckpt")
+    assert list(checkpoint["hyper_parameters"]["model"]["anchor_sizes"]) == sizes

@@ -12,7 +12,12 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from visionlab.cli.common import build_datamodule, build_task, build_trainer, instantiate_dict
 from visionlab.cli.resume import restore_config
-from visionlab.utils.config import check_config, fill_preprocessing, print_config_tree
+from visionlab.utils.config import (
+    check_config,
+    fill_anchor_sizes,
+    fill_preprocessing,
+    print_config_tree,
+)
 from visionlab.utils.launch import check_launch, join_submitit_tasks
 from visionlab.utils.loggers import finish_wandb
 from visionlab.utils.plots import save_and_log_figure, training_curves_figure
@@ -58,6 +63,7 @@ def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> float |
     datamodule.seed = cfg.seed
     datamodule.persistent_workers = not cfg.trainer.get("deterministic")
     datamodule.prepare_data()
+    fill_anchor_sizes(cfg, datamodule)
     task = build_task(cfg, datamodule)
     task.run_config = OmegaConf.to_container(cfg, resolve=True)
     loggers = instantiate_dict(cfg.get("logger"))

@@ -118,6 +118,7 @@ class DataReport:
     problems: list[tuple[str, str]]
     cached: int
     seconds: float
+    anchor_sizes: list[int] | None = None  # model.anchor_sizes=auto: what the boxes gave
 
     def to_dict(self) -> dict:
         data = asdict(self)

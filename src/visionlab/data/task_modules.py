@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import Dataset
 
 from visionlab.data.balance import MIXES, SAMPLERS, MixingCollate, balanced_sampler
@@ -118,6 +120,17 @@ class DetectionDataModule(VisionDataModule):
         transform = self.build_transform(split == "train")
         size = self.transform_args["image_size"]
         return DetectionDataset(samples, transform, self.masks, mosaic_size=size)
+
+    def object_sides(self) -> np.ndarray:
+        """sqrt(w x h) of every training box once its image is resized to the input square."""
+        side = self.transform_args["image_size"]
+        found = []
+        for sample in self.index.split("train"):
+            with Image.open(sample.path) as image:
+                scale = np.array([side / image.width, side / image.height] * 2, np.float32)
+            boxes = sample.boxes * scale
+            found.append(np.sqrt((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))
+        return np.concatenate(found) if found else np.zeros(0, np.float32)
 
     def train_sampler(self, generator: torch.Generator):
         if not self.mosaic:

@@ -3,9 +3,11 @@ constructor, the anchors, the label convention and the validation-loss mode."""
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 from torch import nn
 from torchvision.models.detection.anchor_utils import AnchorGenerator
@@ -137,6 +139,19 @@ def pyramid_anchors(
         tuple(round(s * 2 ** (k / octaves)) for k in range(octaves)) for s in anchor_sizes
     )
     return AnchorGenerator(scaled, (tuple(aspect_ratios),) * levels)
+
+
+def auto_anchor_sizes(object_sides: np.ndarray, levels: int, min_ratio: float = 1.25) -> list[int]:
+    """One anchor size per pyramid level for objects of these sides (sqrt(w x h) at the input
+    size): geometric steps from the 5th to the 95th percentile, at least `min_ratio` apart
+    (around their geometric mean when the objects are all alike)."""
+    if len(object_sides) == 0:
+        raise ValueError("no training objects to derive anchor sizes from")
+    low, high = np.percentile(object_sides, [5, 95])
+    span = max(high / low, min_ratio ** (levels - 1))
+    first = math.sqrt(low * high / span)
+    step = span ** (1 / (levels - 1))
+    return [max(1, round(first * step**k)) for k in range(levels)]
 
 
 @contextmanager

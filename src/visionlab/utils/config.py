@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from visionlab.utils.choices import check_choices
 # set yet (a multirun resolves its sweep folder before any job starts)
 OmegaConf.register_new_resolver("visionlab.cwd", os.getcwd, replace=True)
 
+log = logging.getLogger("visionlab")
 PREPROCESSING_KEYS = ("image_size", "mean", "std", "crop_pct", "interpolation")
 
 
@@ -100,6 +102,24 @@ def fill_preprocessing(cfg: DictConfig) -> None:
         for key in PREPROCESSING_KEYS:
             if cfg.data.get(key) is None:
                 cfg.data[key] = defaults[key]
+
+
+def fill_anchor_sizes(cfg: DictConfig, datamodule) -> None:
+    """`model.anchor_sizes=auto`: one size per pyramid level from the training boxes at the
+    input size, written into the config (so config.yaml and the checkpoint hold the numbers)
+    and the data report."""
+    from visionlab.models.detector_adapter import auto_anchor_sizes
+
+    if cfg.model.get("anchor_sizes") != "auto":
+        return
+    if not hasattr(datamodule, "object_sides"):
+        raise ConfigError(f"model.anchor_sizes=auto: task={cfg.task.name} has no boxes")
+    sizes = auto_anchor_sizes(datamodule.object_sides(), cfg.model.get("fpn_levels", 3) + 1)
+    log.info("Anchor sizes from the training boxes: %s", sizes)
+    cfg.model.anchor_sizes = sizes
+    datamodule.report.anchor_sizes = sizes
+    if datamodule.report_path:
+        datamodule.report.write(datamodule.report_path)
 
 
 def print_config_tree(cfg: DictConfig, first: tuple[str, ...] = ("task", "model", "data")) -> None:

@@ -134,6 +134,12 @@ class StreamSource:
             torch.from_numpy(self.labels["train/image_pixels"]).double(),
         )
 
+    def object_sides(self):
+        raise ConfigError(
+            f"model.anchor_sizes=auto: {self.location.uri} does not record its images' sizes; "
+            "give the sizes (one per pyramid level), or derive them from the folders once"
+        )
+
     def _loader(self, split: str, train: bool):
         if not train:
             return super()._loader(split, train)
