@@ -159,3 +159,16 @@ def test_slurm_launcher_runs_one_task_per_gpu():
     assert launcher["_target_"].endswith("SlurmLauncher")
     assert (cfg.hydra.launcher.tasks_per_node, cfg.hydra.launcher.gpus_per_node) == (4, 4)
     assert cfg.hydra.launcher.nodes == 2
+
+
+def test_a_model_recipe_wins_over_the_task_and_loses_to_the_command_line(make_cfg):
+    """conf/recipe/<model>.yaml comes after the task's defaults (which come after the
+    trainer's), before experiments and the command line."""
+    recipe = OmegaConf.load(CONF_DIR / "recipe" / "faster_rcnn.yaml")
+    cfg = make_cfg("task=detect", "model=faster_rcnn", fast=False)
+    assert cfg.data.image_size == recipe.data.image_size != 224  # the task's size
+    assert cfg.task.optimizer.name == recipe.task.optimizer.name
+    assert cfg.trainer.max_epochs == recipe.trainer.max_epochs
+    assert make_cfg("task=detect", fast=False).trainer.max_epochs == 10  # the task's, not 5
+    cfg = make_cfg("task=detect", "model=faster_rcnn", "data.image_size=256", fast=False)
+    assert cfg.data.image_size == 256
