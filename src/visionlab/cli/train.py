@@ -10,6 +10,7 @@ from pathlib import Path
 import lightning as L
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from visionlab.callbacks.batch_size import BatchSizeSearch
 from visionlab.cli.common import build_datamodule, build_task, build_trainer, instantiate_dict
 from visionlab.cli.resume import restore_config
 from visionlab.utils.config import (
@@ -68,6 +69,8 @@ def train(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> float |
     task.run_config = OmegaConf.to_container(cfg, resolve=True)
     loggers = instantiate_dict(cfg.get("logger"))
     try:
+        if cfg.data.get("batch_size") == "auto":
+            callbacks = [*(callbacks or []), BatchSizeSearch()]
         trainer = build_trainer(cfg, run_dir, loggers, callbacks)
         if trainer.is_global_zero:
             if cfg.extras.get("print_config"):

@@ -42,8 +42,10 @@ class VisionDataModule(L.LightningDataModule):
         interpolation: str = "bilinear",
         augment: str = "light",
         train_transforms: Sequence[dict] | None = None,
-        batch_size: int = 32,
+        batch_size: int | str = 32,
         eval_batch_size: int | None = None,
+        max_batch_size: int = 64,
+        memory_limit: float | str = 0.8,
         num_workers: int = 2,
         pin_memory: bool | None = None,
         on_error: str = "skip",
@@ -67,8 +69,11 @@ class VisionDataModule(L.LightningDataModule):
             augment=augment,
             custom=train_transforms,
         )
+        # "auto": chosen before fitting by `callbacks.BatchSizeSearch`, up to `max_batch_size`,
+        # under `memory_limit` (a fraction of the memory, or a size such as "12GB")
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
+        self.max_batch_size, self.memory_limit = max_batch_size, memory_limit
         self.num_workers = num_workers
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self.on_error = on_error

@@ -9,6 +9,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from torch import nn
 from torchmetrics import MaxMetric, MeanMetric, MinMetric
 
 from visionlab.errors import ConfigError, TrainingError
@@ -102,6 +103,11 @@ class VisionTask(L.LightningModule):
 
     def forward(self, images: torch.Tensor) -> Any:
         return self.model(images.contiguous(memory_format=self.memory_format))
+
+    def probe_loss(self, model: nn.Module, batch: Any, device: torch.device) -> torch.Tensor:
+        """A scalar of `model`'s training output on `batch` (on `device`), whose backward
+        takes the memory a training step takes (`data.batch_size=auto`)."""
+        return model(batch[0].to(device)).float().mean()
 
     # --- steps -------------------------------------------------------------------------
     def model_step(self, batch: Any) -> tuple[torch.Tensor, Any, Any]:

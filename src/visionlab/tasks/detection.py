@@ -43,6 +43,11 @@ class DetectionTask(VisionTask):
             {stage: DetectionConfusionMatrix(num_classes) for stage in ("val", "test")}
         )
 
+    def probe_loss(self, model, batch, device):
+        images, targets = batch
+        targets = [{k: v.to(device) for k, v in t.items() if torch.is_tensor(v)} for t in targets]
+        return sum(model(images.to(device), targets).values())
+
     # --- one step for every stage ---------------------------------------------------------------
     def model_step(self, batch):
         """Training: the model's losses. Evaluation: the same losses with normalisation and
