@@ -119,7 +119,7 @@ def train_loader(datamodule: VisionDataModule) -> DataLoader:
         num_workers=datamodule.num_workers,
         pin_memory=datamodule.pin_memory,
         persistent_workers=datamodule.num_workers > 0,
-        collate_fn=datamodule.collate_fn,
+        collate_fn=datamodule.collate(train=True),
     )
 
 
