@@ -122,8 +122,10 @@ def test_a_stream_of_another_task_is_refused(make_cfg, tmp_path, imagefolder_roo
     write_stream(folder, StreamLocation(str(tmp_path / "stream")))
     from visionlab.errors import DataError
 
+    detect = make_cfg("task=detect", run="detect")
+    fill_preprocessing(detect)
     with pytest.raises(DataError, match="serves classify, not task=detect"):
-        _ = _stream_datamodule(cfg, "detect", str(tmp_path / "stream")).index
+        _ = _stream_datamodule(detect, "detect", str(tmp_path / "stream")).index
     with pytest.raises(DataError, match="not a visionlab stream"):
         _ = _stream_datamodule(cfg, "classify", str(tmp_path)).index
 
