@@ -14,6 +14,7 @@ from visionlab.errors import ConfigError
 
 log = logging.getLogger("visionlab")
 PROC_STATUS, CLEAR_REFS = Path("/proc/self/status"), Path("/proc/self/clear_refs")
+MEMINFO = Path("/proc/meminfo")
 
 
 def parse_memory(limit: float | str, total: int) -> int:
@@ -32,13 +33,18 @@ def parse_memory(limit: float | str, total: int) -> int:
     raise ConfigError(f"data.memory_limit={limit}: a fraction in (0, 1] or a size like 12GB")
 
 
+def proc_bytes(path: Path, key: str) -> int:
+    """A `key: <n> kB` line of a Linux /proc file, in bytes."""
+    for line in path.read_text().splitlines():
+        if line.startswith(f"{key}:"):
+            return int(line.split()[1]) * 1024
+    raise ConfigError("data.batch_size=auto on CPU needs Linux's /proc to measure memory")
+
+
 def total_memory(device: torch.device) -> int:
     if device.type == "cuda":
         return torch.cuda.get_device_properties(device).total_memory
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            return int(line.split()[1]) * 1024
-    raise ConfigError("data.batch_size=auto on CPU needs Linux's /proc to measure memory")
+    return proc_bytes(MEMINFO, "MemTotal")
 
 
 def peak_memory(device: torch.device, step) -> int:
@@ -50,10 +56,7 @@ def peak_memory(device: torch.device, step) -> int:
         return torch.cuda.max_memory_allocated(device)
     CLEAR_REFS.write_text("5")  # resets VmHWM to the current resident set
     step()
-    for line in PROC_STATUS.read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise ConfigError("data.batch_size=auto on CPU needs Linux's /proc to measure memory")
+    return proc_bytes(PROC_STATUS, "VmHWM")
 
 
 class BatchSizeSearch(L.Callback):

@@ -130,7 +130,7 @@ class DetectionDataset(SampleDataset):
         index, partners, centre = key if isinstance(key, tuple) else (key, (), None)
         image, boxes, labels = self._objects(index)
         if partners:
-            joined = [self._objects(i) for i in (index, *partners)]
+            joined = [(image, boxes, labels), *(self._objects(i) for i in partners)]
             image, boxes, labels = mosaic(joined, self.mosaic_size, centre)
         masks = None
         if self.masks:

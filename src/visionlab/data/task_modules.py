@@ -59,10 +59,13 @@ class ClassificationDataModule(VisionDataModule):
     def build_transform(self, train: bool):
         return build_classification_transforms(train=train, **self.transform_args)
 
+    def train_labels(self) -> list[int]:
+        return [sample.label for sample in self.index.split("train")]
+
     def train_sampler(self, generator: torch.Generator):
         if self.sampler == "random":
             return None
-        return balanced_sampler([s.label for s in self.index.split("train")], generator)
+        return balanced_sampler(self.train_labels(), generator)
 
     def collate(self, train: bool):
         if not train or self.mix == "none":
@@ -75,7 +78,7 @@ class ClassificationDataModule(VisionDataModule):
     def class_counts(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Per class: training images of that class, and all training images (the inputs of
         class weights, `task.loss.class_weights`)."""
-        labels = torch.tensor([sample.label for sample in self.index.split("train")])
+        labels = torch.tensor(self.train_labels())
         counts = torch.bincount(labels, minlength=self.num_classes).double()
         return counts, torch.full_like(counts, len(labels))
 

@@ -35,11 +35,9 @@ def focal_loss(
     valid = target != ignore_index
     index = target.where(valid, 0).unsqueeze(1)
     picked = terms.gather(1, index).squeeze(1)
-    per_target = (
-        valid.to(logits)
-        if weight is None
-        else weight.expand_as(terms).gather(1, index).squeeze(1) * valid
-    )
+    per_target = valid.to(logits)  # each target's weight in the mean
+    if weight is not None:
+        per_target = per_target * weight.flatten()[index.squeeze(1)]
     return -(picked * per_target).sum() / per_target.sum().clamp_min(1e-12)
 
 
