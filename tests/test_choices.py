@@ -18,6 +18,7 @@ NEEDS = {
     "data.mix": [],
     "data.sampler": [],
     "finetune.strategy": [],
+    "finetune.norm": [],
     "task.mode": [],
     "task.nonfinite_loss": [],
     "task.optimizer.name": [],

@@ -124,6 +124,18 @@ def test_frozen_keeps_backbone_weights_and_bn_stats(make_cfg, pretrained_backbon
         assert torch.equal(value, trained[key]), f"{key} changed under finetune=frozen"
 
 
+def test_frozen_norm_trains_the_backbone_but_keeps_its_bn_stats(make_cfg, pretrained_backbone):
+    cfg = make_cfg("finetune.norm=frozen", "trainer.max_epochs=1", "test=false")
+    train(cfg)
+    trained = _backbone(Path(cfg.paths.output_dir) / "checkpoints/last.ckpt")
+    stats = [k for k in trained if k.endswith(("running_mean", "running_var"))]
+    assert stats
+    for key in stats:
+        assert torch.equal(pretrained_backbone[key], trained[key]), f"{key} changed"
+    weights = [k for k in trained if k.endswith("weight")]
+    assert any(not torch.equal(pretrained_backbone[k], trained[k]) for k in weights)
+
+
 def test_unfreeze_at_survives_resume(make_cfg, pretrained_backbone):
     frozen_phase = make_cfg(
         "finetune=unfreeze_at", "finetune.unfreeze_epoch=1", "trainer.max_epochs=1", "test=false"

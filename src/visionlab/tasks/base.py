@@ -24,6 +24,7 @@ from visionlab.tasks.optim import (
 
 log = logging.getLogger(__name__)
 FINETUNE_STRATEGIES = ("full", "frozen", "unfreeze_at")
+NORM_MODES = ("train", "frozen")  # finetune.norm: the backbone's BatchNorm statistics
 NONFINITE_ACTIONS = ("stop", "skip")
 MODES = ("min", "max")
 
@@ -78,15 +79,18 @@ class VisionTask(L.LightningModule):
             "strategy": "full",
             "unfreeze_epoch": 0,
             "backbone_lr_mult": 1.0,
+            "norm": "train",
             **finetune,
         }
-        if self.finetune["strategy"] not in FINETUNE_STRATEGIES:
-            raise ConfigError(
-                f"finetune.strategy={self.finetune['strategy']!r}; "
-                f"choose one of {', '.join(FINETUNE_STRATEGIES)}"
-            )
+        for key, options in (("strategy", FINETUNE_STRATEGIES), ("norm", NORM_MODES)):
+            if self.finetune[key] not in options:
+                raise ConfigError(
+                    f"finetune.{key}={self.finetune[key]!r}; choose one of {', '.join(options)}"
+                )
         if self.finetune["strategy"] == "frozen":
             self.model.set_backbone_frozen(True, freeze_weights=True)
+        elif self.finetune["norm"] == "frozen":
+            self.model.set_backbone_frozen(True)
         self.run_config: dict[str, Any] = {}
         self.computed: dict[str, dict] = {}  # what each stage's metrics computed, for reports
         self.eval_means = torch.nn.ModuleDict()  # evaluation losses, one MeanMetric each
@@ -206,7 +210,8 @@ class VisionTask(L.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         if self.finetune["strategy"] == "unfreeze_at":
-            self.model.set_backbone_frozen(self.backbone_frozen_now)
+            norm_frozen = self.finetune["norm"] == "frozen"
+            self.model.set_backbone_frozen(self.backbone_frozen_now or norm_frozen)
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """While `unfreeze_at` keeps the backbone frozen, its parameters (the model's

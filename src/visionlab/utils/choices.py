@@ -26,7 +26,7 @@ def choice_fields() -> dict[str, tuple[str, ...]]:
     from visionlab.models.unet import UPSAMPLING
     from visionlab.models.yolov1 import HEADS
     from visionlab.ops import IOU_OPS, NMS_OPS
-    from visionlab.tasks.base import FINETUNE_STRATEGIES, MODES, NONFINITE_ACTIONS
+    from visionlab.tasks.base import FINETUNE_STRATEGIES, MODES, NONFINITE_ACTIONS, NORM_MODES
     from visionlab.tasks.optim import LR_SCALING, OPTIMIZERS, SCHEDULERS
 
     return {
@@ -35,6 +35,7 @@ def choice_fields() -> dict[str, tuple[str, ...]]:
         "data.mix": MIXES,
         "data.sampler": SAMPLERS,
         "finetune.strategy": FINETUNE_STRATEGIES,
+        "finetune.norm": NORM_MODES,
         "task.mode": MODES,
         "task.nonfinite_loss": NONFINITE_ACTIONS,
         "task.optimizer.name": OPTIMIZERS,
