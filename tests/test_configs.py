@@ -15,6 +15,7 @@ from visionlab.data.sources import CLASSIFICATION_SOURCES, DETECTION_SOURCES
 from visionlab.errors import ConfigError
 from visionlab.utils.config import (
     check_config,
+    fill_anchor_sizes,
     fill_preprocessing,
     model_tasks,
     models_for_task,
@@ -34,6 +35,7 @@ def build_all(cfg):
     check_config(cfg)
     fill_preprocessing(cfg)
     datamodule = build_datamodule(cfg.data, cfg.task.name)
+    fill_anchor_sizes(cfg, datamodule)
     task = build_task(cfg, datamodule)
     callbacks = instantiate_dict(cfg.callbacks)
     loggers = instantiate_dict(cfg.get("logger"))
@@ -104,6 +106,35 @@ def test_experiment_options(make_cfg, option):
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present")
     build_all(cfg)
+
+
+# the studies each recipe switch is compared in (experiments/recipes)
+SWITCH_STUDIES = {
+    "none": ["hymenoptera", "recipes/bccd", "camvid"],
+    "ema": ["hymenoptera", "recipes/bccd", "camvid"],
+    "frozen_norm": ["hymenoptera", "recipes/bccd", "camvid"],
+    "mix": ["hymenoptera"],
+    "random_erasing": ["hymenoptera"],
+    "balanced_sampler": ["hymenoptera"],
+    "focal": ["hymenoptera", "camvid"],
+    "balanced_weights": ["hymenoptera"],
+    "no_class_weights": ["camvid"],
+    "mosaic": ["recipes/bccd"],
+    "multi_scale": ["recipes/bccd"],
+    "auto_anchors": ["recipes/bccd"],
+}
+
+
+def test_every_switch_has_its_studies():
+    assert set(SWITCH_STUDIES) == set(options("switch"))
+
+
+@pytest.mark.parametrize("option", options("switch"))
+def test_switch_options(make_cfg, option):
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    for experiment in SWITCH_STUDIES[option]:
+        build_all(make_cfg(f"experiment={experiment}", f"switch={option}"))
 
 
 @pytest.mark.parametrize("option", options("task"))
