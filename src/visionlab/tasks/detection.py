@@ -93,14 +93,22 @@ class DetectionTask(VisionTask):
     def on_test_epoch_end(self) -> None:
         self._compute("test", self.test_map)
 
-    def _compute(self, stage: str, metric: ShardedMeanAveragePrecision) -> dict:
-        """Log the stage's mAP values; keep the whole result for the reports."""
+    def _log_map(
+        self, stage: str, metric: ShardedMeanAveragePrecision, keys: dict[str, str]
+    ) -> tuple[dict, dict]:
+        """Compute and reset `metric`, log its `keys` (result key -> logged name) for the
+        stage; return the whole result and the logged values."""
         result = metric.compute()
         metric.reset()
-        values = {name: result[key].float() for key, name in MAP_KEYS.items()}
+        values = {name: result[key].float() for key, name in keys.items()}
         self.log_dict(
             {f"{stage}/{k}": v for k, v in values.items()}, sync_dist=True, prog_bar=stage == "val"
         )
+        return result, values
+
+    def _compute(self, stage: str, metric: ShardedMeanAveragePrecision) -> dict:
+        """Log the stage's mAP values; keep the whole result for the reports."""
+        result, values = self._log_map(stage, metric, MAP_KEYS)
         self.computed[stage] = {
             "map": {k: v.cpu() for k, v in result.items() if isinstance(v, torch.Tensor)},
             "confusion": self.confusion[stage].compute().cpu().numpy(),

@@ -56,13 +56,7 @@ class InstanceTask(DetectionTask):
         self._compute_masks("test", self.test_mask_map)
 
     def _compute_masks(self, stage: str, metric: ShardedMeanAveragePrecision) -> dict:
-        result = metric.compute()
-        metric.reset()
-        values = {name: result[key].float() for key, name in MASK_KEYS.items()}
-        self.log_dict(
-            {f"{stage}/{k}": v for k, v in values.items()}, sync_dist=True, prog_bar=stage == "val"
-        )
-        return values
+        return self._log_map(stage, metric, MASK_KEYS)[1]
 
     @torch.no_grad()
     def predict_instances(self, images: torch.Tensor) -> list[dict[str, torch.Tensor]]:
