@@ -267,7 +267,7 @@ def test_a_checkpoint_from_before_the_detector_contract_loads(make_cfg, tmp_path
     task = load_model(tmp_path / "old.ckpt")
     assert task.hparams.model["score_threshold"] == 0.2 and task.hparams.model["nms_iou"] == 0.4
     thresholds = (
-        (task.model.score_threshold, task.model.nms_iou)
+        (task.model.limits.score_threshold, task.model.limits.nms_iou)
         if model == "yolov1"
         else (task.model.roi_heads.score_thresh, task.model.roi_heads.nms_thresh)
     )

@@ -81,13 +81,13 @@ def test_voc_all_point_and_coco_101_point_interpolation_by_hand():
 def test_yolo_decoding_with_the_scratch_nms_equals_torchvision():
     from visionlab.ops import batched_nms_op
     from visionlab.ops.boxes import decode_yolo
+    from visionlab.ops.limits import DetectionLimits
 
     output = torch.rand(2, 7, 7, 2 * 5 + 3, generator=torch.Generator().manual_seed(0))
     output[..., 2:4] *= 0.4
-    library = decode_yolo(output, 2, (224, 224), score_threshold=0.1)
-    mine = decode_yolo(
-        output, 2, (224, 224), score_threshold=0.1, nms=batched_nms_op("scratch", "scratch")
-    )
+    limits = DetectionLimits(score_threshold=0.1)
+    library = decode_yolo(output, 2, (224, 224), limits)
+    mine = decode_yolo(output, 2, (224, 224), limits, batched_nms_op("scratch", "scratch"))
     for a, b in zip(library, mine, strict=True):
         assert len(a["boxes"]) > 5
         for key in a:

@@ -8,6 +8,7 @@ import torch
 from visionlab.losses import YoloV1Loss
 from visionlab.models.yolov1 import YOLOv1
 from visionlab.ops.boxes import decode_yolo, encode_yolo_targets
+from visionlab.ops.limits import DetectionLimits
 
 S, C = 7, 3
 
@@ -29,11 +30,22 @@ def test_encode_decode_round_trip_is_exact():
     targets = [{"boxes": boxes, "labels": torch.tensor([0, 2, 1])}]
     encoded = encode_yolo_targets(targets, S, C, (448, 448))
     assert encoded[..., 0].sum() == 3
-    decoded = decode_yolo(perfect_prediction(encoded), 2, (448, 448), score_threshold=0.5)[0]
+    decoded = decode_yolo(perfect_prediction(encoded), 2, (448, 448), DetectionLimits(0.5))[0]
     order = decoded["labels"].argsort()
     assert torch.allclose(decoded["boxes"][order], boxes[[0, 2, 1]], atol=1e-4)
     assert decoded["labels"][order].tolist() == [0, 1, 2]
     assert torch.allclose(decoded["scores"], torch.ones(3))
+
+
+def test_decoding_keeps_at_most_the_limit_best_first():
+    boxes = torch.tensor([[x, 0.0, x + 40, 40] for x in range(0, 400, 64)])
+    targets = [{"boxes": boxes, "labels": torch.zeros(len(boxes), dtype=torch.long)}]
+    grid = perfect_prediction(encode_yolo_targets(targets, S, C, (448, 448)))
+    grid[..., 4] *= torch.linspace(0.1, 1.0, S)  # confidences rise with the column
+    limits = DetectionLimits(score_threshold=0.3, detections_per_image=2)
+    decoded = decode_yolo(grid, 2, (448, 448), limits)[0]
+    assert decoded["scores"].tolist() == pytest.approx([1.0, 0.85])
+    assert decoded["boxes"][:, 0].tolist() == [384.0, 320.0]
 
 
 def test_centre_on_the_far_border_stays_in_the_grid():
@@ -113,4 +125,4 @@ def test_model_output_shape_and_gradient_reaches_backbone(head):
     assert first.grad is not None and first.grad.abs().sum() > 0
     detections = model.eval()(images)
     assert len(detections) == 2 and set(detections[0]) == {"boxes", "scores", "labels"}
-    assert (detections[0]["scores"] > model.score_threshold).all()
+    assert (detections[0]["scores"] >= model.limits.score_threshold).all()

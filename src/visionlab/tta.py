@@ -132,7 +132,7 @@ class MergedDetections(nn.Module):
 def with_tta(task, flip: bool, scales: list[float], merge: str = "wbf") -> None:
     """Wrap the task's network in place: its evaluation and prediction then use the views."""
     if task.name == "detect":
-        keep = getattr(task.model, "detections_per_image", 100)
+        keep = task.model.limits.detections_per_image
         task.model = MergedDetections(task.model, flip, scales, merge, detections_per_image=keep)
     elif task.name in ("classify", "segment"):
         task.model = AveragedLogits(task.model, flip, scales)

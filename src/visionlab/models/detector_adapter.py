@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from contextlib import contextmanager
+from dataclasses import astuple
 
 import numpy as np
 import torch
@@ -16,6 +17,7 @@ from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
 from visionlab.models.backbones import create_backbone
 from visionlab.models.freezing import FreezableBackbone
+from visionlab.ops.limits import DetectionLimits
 
 
 class TimmFPN(nn.Module):
@@ -85,10 +87,10 @@ class TorchvisionDetector(FreezableBackbone):
 
 class FPNDetector(TorchvisionDetector):
     """A torchvision detector (the second base) on a timm backbone + FPN, with images that
-    arrive normalised and resized to `image_size`. Detections score at least
-    `score_threshold`, after per-class NMS at `nms_iou`, at most `detections_per_image` of
-    them. Subclasses turn their own config keys into the torchvision class's other arguments
-    in `detector_args`, and name its threshold arguments in `threshold_names`."""
+    arrive normalised and resized to `image_size`. The limits (`score_threshold`, `nms_iou`,
+    `detections_per_image`: `visionlab.ops.limits.DetectionLimits`) become the torchvision
+    class's threshold arguments, named in `threshold_names`; subclasses turn their other
+    options into that class's other arguments in `detector_args`."""
 
     threshold_names = ("score_thresh", "nms_thresh", "detections_per_img")
 
@@ -99,19 +101,17 @@ class FPNDetector(TorchvisionDetector):
         image_size: int = 384,
         fpn_levels: int = 3,
         fpn_channels: int = 128,
-        score_threshold: float = 0.05,
-        nms_iou: float = 0.5,
-        detections_per_image: int = 100,
         **options,
     ) -> None:
         fpn = TimmFPN(backbone, fpn_levels, fpn_channels)
-        thresholds = (score_threshold, nms_iou, detections_per_image)
+        limits, options = DetectionLimits.split(options)
         super().__init__(
             fpn,
             **prepared_input(image_size),
-            **dict(zip(self.threshold_names, thresholds, strict=True)),
+            **dict(zip(self.threshold_names, astuple(limits), strict=True)),
             **self.detector_args(num_classes, fpn, **options),
         )
+        self.limits = limits
 
     def detector_args(self, num_classes: int, fpn: TimmFPN, **options) -> dict:
         """The torchvision class's arguments besides the backbone, input and thresholds."""

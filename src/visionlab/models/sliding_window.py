@@ -13,6 +13,7 @@ from visionlab.models.backbones import create_backbone
 from visionlab.models.freezing import FreezableBackbone
 from visionlab.models.registry import DETECTOR_EXPORT, register_model
 from visionlab.ops import batched_nms_op
+from visionlab.ops.limits import DetectionLimits
 
 
 @register_model("sliding_window", tasks=("detect",), export=DETECTOR_EXPORT)
@@ -43,10 +44,8 @@ class SlidingWindowDetector(FreezableBackbone):
         negative_iou: float = 0.3,
         windows_per_image: int = 128,
         positive_fraction: float = 0.25,
-        score_threshold: float = 0.05,
-        nms_iou: float = 0.5,
-        detections_per_image: int = 100,
         ops: dict | None = None,
+        **limits,
     ) -> None:
         super().__init__()
         self.backbone = create_backbone(**backbone, features_only=True, out_indices=(-1,))
@@ -56,9 +55,8 @@ class SlidingWindowDetector(FreezableBackbone):
         # from a private torchvision module: the sampler its RPN and box head draw training
         # samples with, so windows are sampled as those proposals are
         self.sampler = BalancedPositiveNegativeSampler(windows_per_image, positive_fraction)
-        self.score_threshold, self.nms_iou = score_threshold, nms_iou
+        self.limits = DetectionLimits(**limits)
         self.nms = batched_nms_op(**(ops or {}))
-        self.detections_per_image = detections_per_image
         self.classifier = nn.Sequential(
             nn.Conv2d(self.backbone.feature_info.channels()[-1], head_channels, 1),
             nn.ReLU(inplace=True),
@@ -122,9 +120,6 @@ class SlidingWindowDetector(FreezableBackbone):
         return assigned
 
     def detect(self, logits: torch.Tensor, windows: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Windows whose class probability clears `score_threshold`, merged per class by NMS."""
-        probs = logits.softmax(dim=-1)[:, 1:]
-        window_index, labels = torch.nonzero(probs >= self.score_threshold, as_tuple=True)
-        boxes, scores = windows[window_index], probs[window_index, labels]
-        keep = self.nms(boxes, scores, labels, self.nms_iou)[: self.detections_per_image]
-        return {"boxes": boxes[keep], "scores": scores[keep], "labels": labels[keep]}
+        """The windows as boxes scored by their class probabilities, kept and merged as
+        `limits` say."""
+        return self.limits.select(windows, logits.softmax(dim=-1)[:, 1:], self.nms)

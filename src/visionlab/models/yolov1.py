@@ -11,6 +11,7 @@ from visionlab.models.freezing import FreezableBackbone
 from visionlab.models.registry import ExportSpec, register_model
 from visionlab.ops import batched_nms_op
 from visionlab.ops.boxes import decode_yolo, encode_yolo_targets
+from visionlab.ops.limits import DetectionLimits
 
 HEADS = ("fc", "conv")
 
@@ -31,8 +32,9 @@ class YOLOv1(FreezableBackbone):
     returns the four terms of the paper's loss (`loss_coord`, `loss_obj`, `loss_noobj`,
     `loss_classes`, weighted by `loss`'s lambdas); in eval mode `model(images)` returns
     `[{boxes, scores, labels}]` per image in input pixels: class score = P(class | object) x
-    confidence, kept above `score_threshold`, then per-class NMS at `nms_iou` (`ops` picks
-    torchvision's NMS or the lecture's, see `visionlab.ops.batched_nms_op`).
+    confidence, kept and merged as `limits` say (`score_threshold`, `nms_iou`,
+    `detections_per_image`: `visionlab.ops.limits.DetectionLimits`; `ops` picks torchvision's
+    NMS or the lecture's, see `visionlab.ops.batched_nms_op`).
 
     `grid(images)`: `(N, 3, H, W)` images -> `(N, S, S, 5B + C)`. Per cell: B boxes
     `(x, y, w, h, confidence)` (x, y relative to the cell, w, h to the image) and C class
@@ -55,14 +57,13 @@ class YOLOv1(FreezableBackbone):
         head_channels: int = 256,
         hidden: int = 1024,
         dropout: float = 0.5,
-        score_threshold: float = 0.05,
-        nms_iou: float = 0.5,
         loss: dict | None = None,
         ops: dict | None = None,
+        **limits,
     ) -> None:
         super().__init__()
         self.s, self.b, self.c = grid_size, boxes_per_cell, num_classes
-        self.score_threshold, self.nms_iou = score_threshold, nms_iou
+        self.limits = DetectionLimits(**limits)
         self.criterion = YoloV1Loss(boxes_per_cell, **(loss or {}))
         self.nms = batched_nms_op(**(ops or {}))
         outputs = 5 * boxes_per_cell + num_classes
@@ -105,11 +106,4 @@ class YOLOv1(FreezableBackbone):
                 raise ValueError("training mode needs targets")
             encoded = encode_yolo_targets(targets, self.s, self.c, size)
             return {f"loss_{k}": v for k, v in self.criterion(grid, encoded).items() if k != "loss"}
-        return decode_yolo(
-            grid,
-            self.b,
-            size,
-            score_threshold=self.score_threshold,
-            iou_threshold=self.nms_iou,
-            nms=self.nms,
-        )
+        return decode_yolo(grid, self.b, size, self.limits, self.nms)

@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from torchvision.ops import batched_nms
+from torchvision.ops import batched_nms, clip_boxes_to_image
+
+from visionlab.ops.limits import DetectionLimits
 
 
 def elementwise_iou(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-9) -> torch.Tensor:
@@ -71,37 +73,24 @@ def decode_yolo(
     output: torch.Tensor,
     boxes_per_cell: int,
     image_size: tuple[int, int],
-    score_threshold: float = 0.05,
-    iou_threshold: float = 0.5,
-    max_detections: int = 100,
+    limits: DetectionLimits | None = None,
     nms: Callable = batched_nms,
 ) -> list[dict[str, torch.Tensor]]:
     """`(N, S, S, 5B + C)` -> per image `{boxes (pixel xyxy), scores, labels}`.
 
-    The class-specific score of a box is P(class | object) x confidence; boxes under
-    `score_threshold` are dropped, then NMS runs per class (`nms`: torchvision's
-    `batched_nms`, or `visionlab.ops.batched_nms_op(...)`).
+    The class-specific score of a box is P(class | object) x confidence; `limits` (default:
+    `DetectionLimits()`) keeps the confident ones, merged per class by NMS (`nms`:
+    torchvision's `batched_nms`, or `visionlab.ops.batched_nms_op(...)`).
     """
+    limits = limits or DetectionLimits()
     n, s = output.shape[:2]
     b = boxes_per_cell
     height, width = image_size
     boxes = output[..., : 5 * b].reshape(n, s, s, b, 5)
     probs = output[..., 5 * b :]
     xyxy = cell_to_image_xyxy(boxes[..., :4]) * output.new_tensor([width, height, width, height])
+    xyxy = clip_boxes_to_image(xyxy, image_size)
     scores = boxes[..., 4:5].clamp(0, 1) * probs.unsqueeze(3)  # (N, S, S, B, C)
-    num_classes = probs.shape[-1]
-    results = []
-    for i in range(n):
-        flat_scores = scores[i].reshape(-1)
-        keep = flat_scores > score_threshold
-        index = torch.nonzero(keep).squeeze(1)
-        box_index, labels = index // num_classes, index % num_classes
-        kept_boxes = xyxy[i].reshape(-1, 4)[box_index]
-        kept_boxes[:, 0::2] = kept_boxes[:, 0::2].clamp(0, width)
-        kept_boxes[:, 1::2] = kept_boxes[:, 1::2].clamp(0, height)
-        kept_scores = flat_scores[index]
-        order = nms(kept_boxes, kept_scores, labels, iou_threshold)[:max_detections]
-        results.append(
-            {"boxes": kept_boxes[order], "scores": kept_scores[order], "labels": labels[order]}
-        )
-    return results
+    return [
+        limits.select(xyxy[i].reshape(-1, 4), scores[i].flatten(end_dim=-2), nms) for i in range(n)
+    ]

@@ -7,12 +7,14 @@ import copy
 import inspect
 import logging
 import pickle
+from dataclasses import fields
 from pathlib import Path
 
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from visionlab.errors import WeightsError
+from visionlab.ops.limits import DetectionLimits
 from visionlab.utils.files import atomic_write
 
 log = logging.getLogger(__name__)
@@ -83,9 +85,10 @@ def upgrade_hyperparameters(hparams: dict, task: str) -> dict:
     if task not in ("detect", "instance"):
         return hparams
     parameters = inspect.signature(model_spec(model.get("arch")).cls.__init__).parameters
+    accepted = {*parameters, *(f.name for f in fields(DetectionLimits))}  # every detector's
     for key in MOVED_TO_MODEL:
         value = hparams.pop(key, None)
-        if key in parameters and key not in model and value is not None:
+        if key in accepted and key not in model and value is not None:
             model[key] = value
     return hparams
 
