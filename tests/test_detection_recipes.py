@@ -110,12 +110,26 @@ def test_multi_scale_reaches_the_backbone_and_evaluation_stays_fixed(make_cfg, m
 
 def test_auto_anchor_sizes_span_the_objects():
     sides = np.geomspace(10, 1000, 500)
-    sizes = auto_anchor_sizes(sides, 4)
+    sizes = auto_anchor_sizes(sides, np.zeros(500, np.int64), 4)
     assert sizes == sorted(sizes) and len(set(sizes)) == 4
     low, high = np.percentile(sides, [5, 95])
     assert sizes[0] == pytest.approx(low, abs=1) and sizes[-1] == pytest.approx(high, abs=1)
-    alike = auto_anchor_sizes(np.full(50, 40.0), 4)
+    alike = auto_anchor_sizes(np.full(50, 40.0), np.zeros(50, np.int64), 4)
     assert alike == sorted(set(alike)) and alike[1] < 40 < alike[2]
+
+
+def test_auto_anchor_sizes_cover_a_rare_class_of_another_size():
+    """Many mid-sized objects, few small and few large ones (blood cells: red cells, platelets,
+    white cells): the anchors reach the small class's 5th and the large class's 95th percentile,
+    not only the bulk's."""
+    rng = np.random.default_rng(0)
+    small, bulk, large = rng.uniform(20, 35, 60), rng.uniform(55, 85, 900), rng.uniform(80, 170, 60)
+    sides = np.concatenate([small, bulk, large])
+    labels = np.repeat([0, 1, 2], [60, 900, 60])
+    sizes = auto_anchor_sizes(sides, labels, 4)
+    assert sizes[0] == pytest.approx(np.percentile(small, 5), abs=1)
+    assert sizes[-1] == pytest.approx(np.percentile(large, 95), abs=1)
+    assert sizes[-1] > np.percentile(sides, 95) + 40
 
 
 def test_auto_anchor_sizes_reach_the_config_the_report_and_the_checkpoint(make_cfg):

@@ -124,16 +124,18 @@ class DetectionDataModule(VisionDataModule):
         size = self.transform_args["image_size"]
         return DetectionDataset(samples, transform, self.masks, mosaic_size=size)
 
-    def object_sides(self) -> np.ndarray:
-        """sqrt(w x h) of every training box once its image is resized to the input square."""
+    def object_sides(self) -> tuple[np.ndarray, np.ndarray]:
+        """sqrt(w x h) of every training box once its image is resized to the input square,
+        and the box's class."""
         side = self.transform_args["image_size"]
-        found = []
+        sides, labels = [np.zeros(0, np.float32)], [np.zeros(0, np.int64)]
         for sample in self.index.split("train"):
             with Image.open(sample.path) as image:
                 scale = np.array([side / image.width, side / image.height] * 2, np.float32)
             boxes = sample.boxes * scale
-            found.append(np.sqrt((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))
-        return np.concatenate(found) if found else np.zeros(0, np.float32)
+            sides.append(np.sqrt((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))
+            labels.append(sample.labels)
+        return np.concatenate(sides), np.concatenate(labels)
 
     def train_sampler(self, generator: torch.Generator):
         if not self.mosaic:

@@ -141,13 +141,17 @@ def pyramid_anchors(
     return AnchorGenerator(scaled, (tuple(aspect_ratios),) * levels)
 
 
-def auto_anchor_sizes(object_sides: np.ndarray, levels: int, min_ratio: float = 1.25) -> list[int]:
+def auto_anchor_sizes(
+    sides: np.ndarray, labels: np.ndarray, levels: int, min_ratio: float = 1.25
+) -> list[int]:
     """One anchor size per pyramid level for objects of these sides (sqrt(w x h) at the input
-    size): geometric steps from the 5th to the 95th percentile, at least `min_ratio` apart
-    (around their geometric mean when the objects are all alike)."""
-    if len(object_sides) == 0:
+    size) and classes: geometric steps from the smallest class's 5th percentile to the largest
+    class's 95th, so that a rare class of unusual size is covered too; at least `min_ratio`
+    apart (around their geometric mean when the objects are all alike)."""
+    if len(sides) == 0:
         raise ValueError("no training objects to derive anchor sizes from")
-    low, high = np.percentile(object_sides, [5, 95])
+    per_class = [np.percentile(sides[labels == c], [5, 95]) for c in np.unique(labels)]
+    low, high = min(p[0] for p in per_class), max(p[1] for p in per_class)
     span = max(high / low, min_ratio ** (levels - 1))
     first = math.sqrt(low * high / span)
     step = span ** (1 / (levels - 1))

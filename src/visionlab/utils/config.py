@@ -114,7 +114,7 @@ def fill_anchor_sizes(cfg: DictConfig, datamodule) -> None:
         return
     if not hasattr(datamodule, "object_sides"):
         raise ConfigError(f"model.anchor_sizes=auto: task={cfg.task.name} has no boxes")
-    sizes = auto_anchor_sizes(datamodule.object_sides(), cfg.model.get("fpn_levels", 3) + 1)
+    sizes = auto_anchor_sizes(*datamodule.object_sides(), cfg.model.get("fpn_levels", 3) + 1)
     log.info("Anchor sizes from the training boxes: %s", sizes)
     cfg.model.anchor_sizes = sizes
     datamodule.report.anchor_sizes = sizes
