@@ -122,6 +122,7 @@ SWITCH_STUDIES = {
     "mosaic": ["recipes/bccd"],
     "multi_scale": ["recipes/bccd"],
     "auto_anchors": ["recipes/bccd"],
+    "train_norm": ["recipes/bccd"],
 }
 
 
@@ -192,6 +193,18 @@ def test_slurm_launcher_runs_one_task_per_gpu():
     assert cfg.hydra.launcher.nodes == 2
 
 
+@pytest.mark.parametrize(
+    "experiment",
+    ["raccoon_faster_rcnn", "detectors/faster_rcnn", "detectors/retinanet", "detectors/fcos",
+     "detectors/bccd/faster_rcnn", "roi_pool_vs_align/roi_align"],
+)  # fmt: skip
+def test_recorded_studies_keep_the_recipe_they_were_measured_with(make_cfg, experiment):
+    """A later recipe (conf/recipe/faster_rcnn.yaml) does not change the studies on record."""
+    cfg = make_cfg(f"experiment={experiment}", fast=False)
+    assert cfg.finetune.norm == "train" and cfg.trainer.gradient_clip_val is None
+    assert cfg.trainer.max_epochs in (5, 6) and cfg.data.image_size == 384
+
+
 def test_a_model_recipe_wins_over_the_task_and_loses_to_the_command_line(make_cfg):
     """conf/recipe/<model>.yaml comes after the task's defaults (which come after the
     trainer's), before experiments and the command line."""
@@ -200,6 +213,8 @@ def test_a_model_recipe_wins_over_the_task_and_loses_to_the_command_line(make_cf
     assert cfg.data.image_size == recipe.data.image_size != 224  # the task's size
     assert cfg.task.optimizer.name == recipe.task.optimizer.name
     assert cfg.trainer.max_epochs == recipe.trainer.max_epochs
-    assert make_cfg("task=detect", fast=False).trainer.max_epochs == 10  # the task's, not 5
+    assert cfg.finetune.norm == recipe.finetune.norm == "frozen"  # over finetune=full's
+    assert cfg.trainer.gradient_clip_val == recipe.trainer.gradient_clip_val
+    assert make_cfg("task=detect", fast=False).data.image_size == 224  # YOLOv1: the task's
     cfg = make_cfg("task=detect", "model=faster_rcnn", "data.image_size=256", fast=False)
     assert cfg.data.image_size == 256

@@ -28,8 +28,8 @@ class StepLosses(L.Callback):
 
 def first_losses(make_cfg, model: str) -> list[float]:
     """The first STEPS training losses of `model` on the shapes scenes, seed 0, no augmentation,
-    with the detection task's optimizer (the one the values were recorded with, before models
-    had recipes)."""
+    with the detection task's optimizer, trained BatchNorm statistics and no gradient clipping
+    (what the values were recorded with, before models had recipes)."""
     losses = StepLosses()
     cfg = make_cfg(
         "task=detect", f"model={model}", "seed=0", "trainer.deterministic=true",
@@ -37,6 +37,7 @@ def first_losses(make_cfg, model: str) -> list[float]:
         "data.image_size=96", "++data.options.image_size=96", "trainer.max_epochs=1",
         f"trainer.limit_train_batches={STEPS}", "trainer.limit_val_batches=0", "test=false",
         "task.optimizer.name=adamw", "task.optimizer.lr=1e-3", "task.optimizer.weight_decay=5e-4",
+        "finetune.norm=train", "trainer.gradient_clip_val=null",
     )  # fmt: skip
     train(cfg, callbacks=[losses])
     return losses.losses
