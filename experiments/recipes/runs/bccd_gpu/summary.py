@@ -18,7 +18,9 @@ run, label = Path(sys.argv[1]), sys.argv[2]
 out = {"label": label}
 try:
     metrics = json.loads((run / "results.json").read_text())["metrics"]
-    out |= {k: round(v, 4) for k, v in metrics.items() if k.startswith("test/")}
+    out |= {
+        k: round(v, 4) for k, v in metrics.items() if k.startswith("test/mAP") or k == "test/recall"
+    }
     out["val_mAP50_best"] = round(metrics.get("val/mAP50_best", float("nan")), 4)
     out["anchors"] = json.loads((run / "data_report.json").read_text()).get("anchor_sizes")
     out["ap_test"] = {
