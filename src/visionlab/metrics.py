@@ -82,6 +82,23 @@ class ShardedMeanAveragePrecision(MeanAveragePrecision):
             )
 
 
+def match_detections(
+    boxes: torch.Tensor, true_boxes: torch.Tensor, iou_threshold: float = 0.5
+) -> torch.Tensor:
+    """For detections sorted best first, the index of the object each matches, -1 for none:
+    each takes the unmatched object it overlaps most when their IoU reaches `iou_threshold`."""
+    overlaps = box_iou(boxes.float(), true_boxes.float())
+    taken = torch.zeros(len(true_boxes), dtype=torch.bool, device=boxes.device)
+    matches = torch.full((len(boxes),), -1, dtype=torch.long)
+    for index, row in enumerate(overlaps):
+        row = row.masked_fill(taken, -1.0)
+        best = int(row.argmax()) if len(row) else -1
+        if best >= 0 and row[best] >= iou_threshold:
+            taken[best] = True
+            matches[index] = best
+    return matches
+
+
 class DetectionConfusionMatrix(Metric):
     """Object counts per (true class, predicted class), rows true, with a background row
     (predictions that matched no object) and a background column (objects no prediction
@@ -111,17 +128,10 @@ class DetectionConfusionMatrix(Metric):
             order = pred["scores"][keep].argsort(descending=True)
             boxes, labels = pred["boxes"][keep][order], pred["labels"][keep][order].tolist()
             true_labels = target["labels"].tolist()
-            overlaps = box_iou(boxes.float(), target["boxes"].float())
-            matched = torch.zeros(len(true_labels), dtype=torch.bool, device=boxes.device)
-            for row, label in zip(overlaps, labels, strict=True):
-                row = row.masked_fill(matched, -1.0)
-                best = int(row.argmax()) if len(row) else -1
-                if best >= 0 and row[best] >= self.iou_threshold:
-                    matched[best] = True
-                    self.matrix[true_labels[best], label] += 1
-                else:
-                    self.matrix[background, label] += 1
-            for index in (~matched).nonzero().flatten().tolist():
+            matches = match_detections(boxes, target["boxes"], self.iou_threshold).tolist()
+            for label, index in zip(labels, matches, strict=True):
+                self.matrix[true_labels[index] if index >= 0 else background, label] += 1
+            for index in sorted(set(range(len(true_labels))) - set(matches)):
                 self.matrix[true_labels[index], background] += 1
 
     def compute(self) -> torch.Tensor:

@@ -45,6 +45,7 @@ QUIET_WARNINGS = (
     r".*LeafSpec.*",
     r".*does not have many workers.*",
     r".*Your `IterableDataset` has `__len__` defined.*",  # litdata shards it per worker
+    r".*module\(s\) in eval mode at the start of training.*",  # finetune.norm/strategy=frozen
 )
 
 
