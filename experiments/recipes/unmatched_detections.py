@@ -1,7 +1,6 @@
 """Where a detector's mAP50 goes: per-class AP50 on a split, the detections that match no
-labelled object (score >= 0.25, IoU < 0.5 with every object, as in the confusion matrix)
-counted per class, and the images with the most of them drawn (labelled objects green,
-unmatched detections red).
+labelled object (matched as the confusion matrix matches them) counted per class, and the
+images with the most of them drawn (labelled objects green, unmatched detections red).
 
 python experiments/recipes/unmatched_detections.py <best.ckpt> <out folder> [split] [images]
 """
@@ -15,16 +14,14 @@ from omegaconf import OmegaConf
 from torchmetrics.detection import MeanAveragePrecision
 
 from visionlab.cli.common import build_datamodule
-from visionlab.metrics import DetectionConfusionMatrix, match_detections
+from visionlab.metrics import DetectionConfusionMatrix, best_first, match_detections
 from visionlab.utils.checkpoint import load_model
 from visionlab.utils.plots import detections_figure
 
 
 def unmatched(pred: dict, target: dict, score_threshold: float) -> dict:
     """The detections of one image that match no labelled object."""
-    keep = pred["scores"] >= score_threshold
-    order = pred["scores"][keep].argsort(descending=True)
-    kept = {key: value[keep][order] for key, value in pred.items()}
+    kept = best_first(pred, score_threshold)
     missing = match_detections(kept["boxes"], target["boxes"]) < 0
     return {key: value[missing] for key, value in kept.items()}
 

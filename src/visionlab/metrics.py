@@ -82,6 +82,13 @@ class ShardedMeanAveragePrecision(MeanAveragePrecision):
             )
 
 
+def best_first(pred: dict, score_threshold: float) -> dict[str, torch.Tensor]:
+    """An image's boxes, labels and scores scoring at least `score_threshold`, best first."""
+    keep = pred["scores"] >= score_threshold
+    order = pred["scores"][keep].argsort(descending=True)
+    return {key: pred[key][keep][order] for key in ("boxes", "labels", "scores")}
+
+
 def match_detections(
     boxes: torch.Tensor, true_boxes: torch.Tensor, iou_threshold: float = 0.5
 ) -> torch.Tensor:
@@ -124,12 +131,10 @@ class DetectionConfusionMatrix(Metric):
     def update(self, preds: list[dict], targets: list[dict]) -> None:
         background = self.num_classes
         for pred, target in zip(preds, targets, strict=True):
-            keep = pred["scores"] >= self.score_threshold
-            order = pred["scores"][keep].argsort(descending=True)
-            boxes, labels = pred["boxes"][keep][order], pred["labels"][keep][order].tolist()
+            kept = best_first(pred, self.score_threshold)
             true_labels = target["labels"].tolist()
-            matches = match_detections(boxes, target["boxes"], self.iou_threshold).tolist()
-            for label, index in zip(labels, matches, strict=True):
+            matches = match_detections(kept["boxes"], target["boxes"], self.iou_threshold).tolist()
+            for label, index in zip(kept["labels"].tolist(), matches, strict=True):
                 self.matrix[true_labels[index] if index >= 0 else background, label] += 1
             for index in sorted(set(range(len(true_labels))) - set(matches)):
                 self.matrix[true_labels[index], background] += 1
