@@ -43,7 +43,7 @@ def test_raccoon_detection(make_cfg, experiment, minimum):
 
 @pytest.mark.skipif(not CAMVID.is_dir(), reason="../shared/data/camvid absent")
 def test_camvid_segmentation(make_cfg):
-    """`experiment=camvid` (40 epochs, about 80 minutes per model on 2 CPU cores): UNet clears
+    """`experiment=camvid` (40 epochs, about 20 minutes per model on 2 CPU cores): UNet clears
     0.40 val mIoU and FCN-8s beats FCN-32s (see README for UNet vs FCN-8s)."""
     scores = {
         model: train(make_cfg("experiment=camvid", f"model={model}", fast=False, run=model))
