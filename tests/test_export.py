@@ -15,9 +15,11 @@ from visionlab.utils.config import model_tasks
 
 from .conftest import CONF_DIR, model_configs
 
+# Mask R-CNN: larger images (its RoIs need room) and a mask head run on few boxes
+INSTANCE = ["data.image_size=96", "data.batch_size=4", "model.detections_per_image=10"]
 MODELS = {
     option: [f"task={model_tasks(option)[0]}", f"model={option}", "model.backbone.pretrained=false"]
-    + (["data.image_size=96"] if model_tasks(option)[0] == "instance" else [])
+    + (INSTANCE if model_tasks(option)[0] == "instance" else [])
     for option in model_configs()
 }
 

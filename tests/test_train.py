@@ -176,6 +176,7 @@ def test_unfreeze_at_trains_the_fpn_but_not_the_timm_body(make_cfg, task, model)
         f"task={task}", f"model={model}", "data.image_size=96", "++data.options.image_size=96",
         "finetune=unfreeze_at", "finetune.unfreeze_epoch=1", "trainer.max_epochs=1",
         "trainer.limit_train_batches=2", "trainer.limit_val_batches=1", "test=false",
+        "data.batch_size=4", "model.detections_per_image=10",
     )  # fmt: skip
     train(cfg, callbacks=[start])
     saved = torch.load(Path(cfg.paths.output_dir) / "checkpoints/last.ckpt", weights_only=True)
