@@ -103,6 +103,16 @@ def test_a_stream_yields_the_folder_source_items(
         ))  # fmt: skip
 
 
+def test_a_writer_worker_imports_neither_lightning_nor_the_models():
+    """litdata starts each writer worker with spawn: what it imports, every split pays for."""
+    code = (
+        "import sys, visionlab.data.stream.format; "
+        "print(sorted(m for m in ('lightning', 'timm', 'albumentations') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 def test_training_images_are_written_in_a_mixed_order(make_cfg, tmp_path, imagefolder_root):
     """Each loader worker reads its own stretch of the stream, and a batch comes from one
     worker: written class by class (ImageFolder's order), batches would hold one class."""
