@@ -13,13 +13,11 @@ from visionlab.cli.train import train
 from visionlab.models import model_spec
 from visionlab.utils.config import model_tasks
 
-from .conftest import CONF_DIR, model_configs
+from .conftest import CONF_DIR, FAST_MASK_RCNN, model_configs
 
-# Mask R-CNN: larger images (its RoIs need room) and a mask head run on few boxes
-INSTANCE = ["data.image_size=96", "data.batch_size=4", "model.detections_per_image=10"]
 MODELS = {
     option: [f"task={model_tasks(option)[0]}", f"model={option}", "model.backbone.pretrained=false"]
-    + (INSTANCE if model_tasks(option)[0] == "instance" else [])
+    + (FAST_MASK_RCNN if model_tasks(option)[0] == "instance" else [])
     for option in model_configs()
 }
 

@@ -16,14 +16,9 @@ from visionlab.cli.train import train
 from visionlab.data import InstanceDataModule
 from visionlab.data.masks import coco_instance_mask, coco_rle
 
-from .conftest import detection_overfit_overrides
+from .conftest import FAST_MASK_RCNN, detection_overfit_overrides
 
-# small batches and few detections per image: the mask head's convolutions run on every sampled
-# RoI in training and on each of an untrained model's 100 most likely boxes in evaluation
-FAST_INSTANCE = [
-    "task=instance", "data.image_size=96", "++data.options.image_size=96", "data.batch_size=4",
-    "model.detections_per_image=10",
-]  # fmt: skip
+FAST_INSTANCE = ["task=instance", *FAST_MASK_RCNN, "++data.options.image_size=96"]
 
 
 def test_polygons_and_both_rle_forms_decode_to_the_same_mask():

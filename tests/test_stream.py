@@ -103,7 +103,7 @@ def test_a_stream_yields_the_folder_source_items(
         ))  # fmt: skip
 
 
-def test_a_writer_worker_imports_neither_lightning_nor_the_models():
+def test_a_stream_writer_worker_imports_no_lightning_timm_or_albumentations():
     """litdata starts each writer worker with spawn: what it imports, every split pays for."""
     code = (
         "import sys, visionlab.data.stream.format; "

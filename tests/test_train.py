@@ -10,7 +10,7 @@ import lightning as L
 import pytest
 import torch
 
-from tests.conftest import model_configs
+from tests.conftest import FAST_MASK_RCNN, model_configs
 from visionlab import load_model
 from visionlab.cli.evaluate import evaluate
 from visionlab.cli.predict import predict
@@ -173,10 +173,9 @@ def test_unfreeze_at_trains_the_fpn_but_not_the_timm_body(make_cfg, task, model)
     """During the frozen epochs only the pretrained body (`frozen_part`) is held still."""
     start = WeightsAtStart()
     cfg = make_cfg(
-        f"task={task}", f"model={model}", "data.image_size=96", "++data.options.image_size=96",
+        f"task={task}", f"model={model}", *FAST_MASK_RCNN, "++data.options.image_size=96",
         "finetune=unfreeze_at", "finetune.unfreeze_epoch=1", "trainer.max_epochs=1",
         "trainer.limit_train_batches=2", "trainer.limit_val_batches=1", "test=false",
-        "data.batch_size=4", "model.detections_per_image=10",
     )  # fmt: skip
     train(cfg, callbacks=[start])
     saved = torch.load(Path(cfg.paths.output_dir) / "checkpoints/last.ckpt", weights_only=True)
