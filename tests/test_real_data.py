@@ -34,7 +34,7 @@ def test_hymenoptera_transfer_learning(make_cfg, pretrained, low, high):
 @pytest.mark.skipif(not RACCOON.is_dir(), reason="../shared/data/raccoon absent")
 @pytest.mark.parametrize(
     ("experiment", "minimum"),
-    [("raccoon_faster_rcnn", 0.70), ("raccoon_yolov1", 0.50)],  # about 11 and 40 minutes
+    [("raccoon_faster_rcnn", 0.70), ("raccoon_yolov1", 0.50)],  # about 10 and 35 minutes
 )
 def test_raccoon_detection(make_cfg, experiment, minimum):
     cfg = make_cfg(f"experiment={experiment}", "extras.print_config=false", fast=False)
