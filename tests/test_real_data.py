@@ -43,7 +43,7 @@ def test_raccoon_detection(make_cfg, experiment, minimum):
 
 @pytest.mark.skipif(not CAMVID.is_dir(), reason="../shared/data/camvid absent")
 def test_camvid_segmentation(make_cfg):
-    """`experiment=camvid` (40 epochs; UNet's first 15 take about 8 minutes on 2 CPU cores,
+    """`experiment=camvid` (40 epochs; UNet's first 15 take about 10 minutes on 2 CPU cores,
     experiments/recipes): UNet clears 0.40 val mIoU and FCN-8s beats FCN-32s (see README for
     UNet vs FCN-8s)."""
     scores = {
