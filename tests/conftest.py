@@ -284,12 +284,14 @@ def run_python(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
 
 
 def evaluate_in_one_process(checkpoint: str | Path, run_dir: Path) -> dict:
-    """`evaluate.py` on the validation split, one CPU process: the metrics."""
-    run_python(
-        "evaluate.py", f"ckpt_path={checkpoint}", "split=val", f"hydra.run.dir={run_dir}",
-        "trainer.accelerator=cpu",
-    )  # fmt: skip
-    return json.loads((run_dir / "results.json").read_text())["metrics"]
+    """`evaluate.py`'s evaluation on the validation split, in this CPU process: the metrics."""
+    from visionlab.cli.evaluate import evaluate
+
+    overrides = [f"ckpt_path={checkpoint}", "split=val", "trainer.accelerator=cpu"]
+    try:
+        return evaluate(compose_config("eval", overrides, run_dir, REPO))
+    finally:
+        GlobalHydra.instance().clear()
 
 
 def kill_and_resume(train_args: list[str], run_dir: Path) -> None:
