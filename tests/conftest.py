@@ -294,11 +294,22 @@ def evaluate_in_one_process(checkpoint: str | Path, run_dir: Path) -> dict:
         GlobalHydra.instance().clear()
 
 
-def kill_and_resume(train_args: list[str], run_dir: Path) -> None:
-    """Start `train.py <train_args>` (writing to `run_dir`), SIGKILL it early in its second
-    epoch, then `train.py resume=<run_dir>` to the end."""
+def train_in_one_process(overrides: list[str], run_dir: Path) -> None:
+    """`python train.py <overrides>`'s run, written to `run_dir`, in this process."""
+    from visionlab.cli.task_choice import task_argv
+    from visionlab.cli.train import train
+
+    try:
+        train(compose_config("train", task_argv(["train.py", *overrides])[1:], run_dir, REPO))
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def kill_and_resume(overrides: list[str], run_dir: Path) -> None:
+    """Start `python train.py <overrides>` (writing to `run_dir`), SIGKILL it early in its
+    second epoch, then `train.py resume=<run_dir>` to the end."""
     process = subprocess.Popen(
-        [sys.executable, *train_args], cwd=REPO,
+        [sys.executable, "train.py", *overrides, f"hydra.run.dir={run_dir}"], cwd=REPO,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 300

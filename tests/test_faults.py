@@ -13,7 +13,13 @@ from visionlab.cli.train import train
 from visionlab.errors import TrainingError, WeightsError
 from visionlab.utils.checkpoint import SafeCheckpointIO, load_model, read_checkpoint
 
-from .conftest import FAST, assert_same_outcome, kill_and_resume, run_python
+from .conftest import (
+    FAST,
+    assert_same_outcome,
+    kill_and_resume,
+    run_python,
+    train_in_one_process,
+)
 
 
 def _poison_loss(monkeypatch, when, factor: float) -> None:
@@ -97,18 +103,24 @@ def test_checkpoints_that_need_pickle_are_refused_unless_trusted(make_cfg, tmp_p
     assert load_model(unsafe, trusted=True).name == "classify"
 
 
-def _train_command(run_dir: Path, data_dir: Path, *overrides: str) -> list[str]:
+def _train_overrides(data_dir: Path, *overrides: str) -> list[str]:
     return [
-        "train.py", *FAST, f"paths.data_dir={data_dir}",
-        f"hydra.run.dir={run_dir}", "test=false", "trainer.deterministic=true",
+        *FAST, f"paths.data_dir={data_dir}", "test=false", "trainer.deterministic=true",
         "data.batch_size=8", "++data.options.counts={train:96,val:21,test:21}", *overrides,
     ]  # fmt: skip
 
 
-def test_a_killed_run_resumes_to_the_same_result_and_can_train_longer(tmp_path, data_dir):
+def test_a_killed_run_resumes_its_weights_and_their_average_exactly_and_can_train_longer(
+    tmp_path, data_dir
+):
+    """SIGKILL in the second epoch, resume: the run ends with the straight run's metrics, raw
+    weights and EMA weights; resumed again with more epochs, it keeps its earlier history."""
+    overrides = _train_overrides(
+        data_dir, "trainer.max_epochs=3", "callbacks=[default,ema]", "callbacks.ema.warmup_steps=5"
+    )
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    run_python(*_train_command(straight, data_dir, "trainer.max_epochs=3"))
-    kill_and_resume(_train_command(killed, data_dir, "trainer.max_epochs=3"), killed)
+    train_in_one_process(overrides, straight)
+    kill_and_resume(overrides, killed)
     assert_same_outcome(straight, killed)
 
     run_python("train.py", f"resume={killed}", "trainer.max_epochs=4")
@@ -116,11 +128,3 @@ def test_a_killed_run_resumes_to_the_same_result_and_can_train_longer(tmp_path, 
     epochs = {row.split(",")[0] for row in (killed / "metrics.csv").read_text().splitlines()[1:]}
     assert {"0", "1", "2", "3"} <= epochs, "the resumed run keeps the earlier metrics"
     assert len(json.loads((killed / "run.json").read_text())["resumed"]) == 2
-
-
-def test_a_killed_run_resumes_its_weight_average_exactly(tmp_path, data_dir):
-    ema = ["trainer.max_epochs=3", "callbacks=[default,ema]", "callbacks.ema.warmup_steps=5"]
-    straight, killed = tmp_path / "straight", tmp_path / "killed"
-    run_python(*_train_command(straight, data_dir, *ema))
-    kill_and_resume(_train_command(killed, data_dir, *ema), killed)
-    assert_same_outcome(straight, killed)

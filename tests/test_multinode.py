@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import FAST, REPO, evaluate_in_one_process, run_python
+from .conftest import FAST, REPO, evaluate_in_one_process, train_in_one_process
 
 TWO_NODES = [
     "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=1", "trainer.num_nodes=2",
@@ -103,11 +103,10 @@ def trained(request, tmp_path_factory, data_dir) -> tuple[str, Path, dict]:
     """One short single-process run per task, and its checkpoint evaluated by one process."""
     key, overrides = CASES[request.param]
     base = tmp_path_factory.mktemp(f"multinode_{request.param}")
-    run_python(
-        "train.py", *FAST, *overrides, f"paths.data_dir={data_dir}",
-        f"hydra.run.dir={base / 'train'}", "trainer.max_epochs=1",
+    train_in_one_process([
+        *FAST, *overrides, f"paths.data_dir={data_dir}", "trainer.max_epochs=1",
         "trainer.limit_train_batches=2", "test=false",
-    )  # fmt: skip
+    ], base / "train")  # fmt: skip
     checkpoint = base / "train/checkpoints/best.ckpt"
     return key, checkpoint, evaluate_in_one_process(checkpoint, base / "single")
 

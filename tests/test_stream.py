@@ -311,11 +311,11 @@ def shapes_stream(tmp_path_factory) -> Path:
     return base / "stream"
 
 
-def _stream_train(run_dir: Path, stream: Path, *overrides: str) -> list[str]:
+def _stream_train(stream: Path, *overrides: str) -> list[str]:
     return [
-        "train.py", "data=stream", f"data.uri={stream}", "data.image_size=64",
-        "data.batch_size=8", "data.num_workers=2", "extras.print_config=false",
-        f"hydra.run.dir={run_dir}", "test=false", "trainer.deterministic=true", *overrides,
+        "data=stream", f"data.uri={stream}", "data.image_size=64", "data.batch_size=8",
+        "data.num_workers=2", "extras.print_config=false", "test=false",
+        "trainer.deterministic=true", *overrides,
     ]  # fmt: skip
 
 
@@ -323,8 +323,9 @@ def test_a_killed_stream_run_resumes_to_the_same_result(tmp_path, shapes_stream)
     """SIGKILL in the second epoch, resume: the stream's shuffle for that epoch comes back
     from the training epoch, so the run ends with the straight run's weights and metrics."""
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    run_python(*_stream_train(straight, shapes_stream, "trainer.max_epochs=3"))
-    kill_and_resume(_stream_train(killed, shapes_stream, "trainer.max_epochs=3"), killed)
+    overrides = _stream_train(shapes_stream, "trainer.max_epochs=3")
+    run_python("train.py", f"hydra.run.dir={straight}", *overrides)
+    kill_and_resume(overrides, killed)
     assert_same_outcome(straight, killed)
 
 
@@ -334,8 +335,8 @@ def test_ddp_evaluation_of_a_stream_counts_every_image_once(tmp_path, shapes_str
     import json
 
     run_dir = tmp_path / "ddp"
-    run_python(*_stream_train(
-        run_dir, shapes_stream, "trainer=ddp_sim", "trainer.max_epochs=1",
+    run_python("train.py", f"hydra.run.dir={run_dir}", *_stream_train(
+        shapes_stream, "trainer=ddp_sim", "trainer.max_epochs=1",
         "trainer.limit_train_batches=2", "trainer.deterministic=false",
     ))  # fmt: skip
     ddp = json.loads((run_dir / "results.json").read_text())
