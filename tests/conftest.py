@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -283,15 +284,20 @@ def run_python(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     return done
 
 
+def _in_this_process(main: Callable[[DictConfig], Any], name: str, overrides, run_dir: Path):
+    """`main` on `conf/<name>.yaml` composed with `overrides`, written to `run_dir`."""
+    try:
+        return main(compose_config(name, overrides, run_dir, REPO))
+    finally:
+        GlobalHydra.instance().clear()
+
+
 def evaluate_in_one_process(checkpoint: str | Path, run_dir: Path) -> dict:
     """`evaluate.py`'s evaluation on the validation split, in this CPU process: the metrics."""
     from visionlab.cli.evaluate import evaluate
 
     overrides = [f"ckpt_path={checkpoint}", "split=val", "trainer.accelerator=cpu"]
-    try:
-        return evaluate(compose_config("eval", overrides, run_dir, REPO))
-    finally:
-        GlobalHydra.instance().clear()
+    return _in_this_process(evaluate, "eval", overrides, run_dir)
 
 
 def train_in_one_process(overrides: list[str], run_dir: Path) -> None:
@@ -299,10 +305,7 @@ def train_in_one_process(overrides: list[str], run_dir: Path) -> None:
     from visionlab.cli.task_choice import task_argv
     from visionlab.cli.train import train
 
-    try:
-        train(compose_config("train", task_argv(["train.py", *overrides])[1:], run_dir, REPO))
-    finally:
-        GlobalHydra.instance().clear()
+    _in_this_process(train, "train", task_argv(["train.py", *overrides])[1:], run_dir)
 
 
 def kill_and_resume(overrides: list[str], run_dir: Path) -> None:
