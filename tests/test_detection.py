@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from visionlab import load_model
 from visionlab.cli.train import train
 from visionlab.data.sources import read_coco, read_csv_boxes, read_voc, read_yolo
+from visionlab.errors import WeightsError
 from visionlab.models.detector_adapter import loss_mode
 from visionlab.models.faster_rcnn import FasterRCNNDetector
 
@@ -179,6 +181,18 @@ def test_detection_evaluate_and_predict_from_checkpoint(make_cfg, detection_root
     best = Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt"
     evaluated = evaluate(make_cfg(f"ckpt_path={best}", "split=val", name="eval", run="eval"))
     assert {"val/mAP", "val/mAP50", "val/mAP75", "val/recall"} <= set(evaluated)
+    limited = make_cfg(f"ckpt_path={best}", "model.nms_iou=0.6", name="eval", run="limited")
+    assert evaluate(limited).keys() == evaluated.keys()
+    written = json.loads((Path(limited.paths.output_dir) / "results.json").read_text())
+    assert written["limits"] == {"nms_iou": 0.6}
+    images = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():  # the limits replace the checkpoint's
+        every_box = load_model(best, limits={"score_threshold": 0, "detections_per_image": 5})
+        assert [len(d["scores"]) for d in every_box.model(images)] == [5, 5]
+        no_box = load_model(best, limits={"score_threshold": 1.01})
+        assert [len(d["scores"]) for d in no_box.model(images)] == [0, 0]
+    with pytest.raises(WeightsError, match="unknown detection limit"):
+        load_model(best, limits={"score_thresh": 0.1})
     images = detection_roots["coco"] / "images" / "val"
     out = predict(
         make_cfg(

@@ -15,6 +15,7 @@ from visionlab import load_model
 from visionlab.cli.evaluate import evaluate
 from visionlab.cli.predict import predict
 from visionlab.cli.train import train
+from visionlab.errors import WeightsError
 from visionlab.models.classifier import Classifier
 
 CLASSIFY_MODELS = model_configs("classify")
@@ -85,6 +86,9 @@ def test_evaluate_reproduces_val_acc(trained_run, make_cfg):
     evaluated = evaluate(cfg)
     assert evaluated["val/acc"] == pytest.approx(results["val/acc"], abs=1e-4)
     assert evaluated["test/acc"] == pytest.approx(results["test/acc"], abs=1e-4)
+    limited = make_cfg(f"ckpt_path={cfg.ckpt_path}", "model.nms_iou=0.6", name="eval", run="nms")
+    with pytest.raises(WeightsError, match="classify checkpoint: model.nms_iou applies to detect"):
+        evaluate(limited)
 
 
 def test_predict_from_checkpoint_alone(trained_run, make_cfg, imagefolder_root):

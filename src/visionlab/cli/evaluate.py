@@ -19,10 +19,13 @@ log = logging.getLogger("visionlab")
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    """Rebuild model and data from the checkpoint (non-null `data.*` keys override), then
-    validate, and test when the data has a test split."""
+    """Rebuild model and data from the checkpoint (non-null `data.*` keys override, and a
+    detector's `model.*` limits), then validate, and test when the data has a test split."""
     check_launch(cfg)
-    task = load_model(cfg.ckpt_path, trusted=cfg.trust_checkpoint)
+    limits = {k: v for k, v in OmegaConf.to_container(cfg.model).items() if v is not None}
+    task = load_model(cfg.ckpt_path, trusted=cfg.trust_checkpoint, limits=limits)
+    if limits:
+        log.info("Detection limits for this evaluation: %s", limits)
     if cfg.get("tta"):
         with_tta(task, cfg.tta_flip, list(cfg.tta_scales), cfg.tta_merge)
     data_cfg = OmegaConf.create(task.run_config["data"])
@@ -45,7 +48,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if trainer.is_global_zero:  # every rank holds the same, synced values
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "results.json").write_text(
-            json.dumps({"checkpoint": str(cfg.ckpt_path), "metrics": results}, indent=2)
+            json.dumps(
+                {"checkpoint": str(cfg.ckpt_path), "limits": limits, "metrics": results}, indent=2
+            )
         )
         log.info("Results written to %s", run_dir / "results.json")
     return results

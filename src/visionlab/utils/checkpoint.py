@@ -93,11 +93,12 @@ def upgrade_hyperparameters(hparams: dict, task: str) -> dict:
     return hparams
 
 
-def load_model(path: str | Path, trusted: bool = False):
+def load_model(path: str | Path, trusted: bool = False, limits: dict | None = None):
     """Rebuild the trained task (a LightningModule in eval mode) from its checkpoint alone.
 
-    `trusted` allows a file that needs pickle (see `read_checkpoint`). The network is
-    `task.model`; `task.hparams.class_names` and `task.run_config` (the resolved
+    `trusted` allows a file that needs pickle (see `read_checkpoint`). `limits` (detectors
+    only: `score_threshold`, `nms_iou`, `detections_per_image`) replace the checkpoint's. The
+    network is `task.model`; `task.hparams.class_names` and `task.run_config` (the resolved
     training config) come from the file too.
     """
     from visionlab.tasks import TASKS
@@ -107,6 +108,8 @@ def load_model(path: str | Path, trusted: bool = False):
     if not meta or meta.get("task") not in TASKS:
         raise WeightsError(f"{path} is not a visionlab checkpoint (no 'visionlab' metadata)")
     hparams = upgrade_hyperparameters(copy.deepcopy(checkpoint["hyper_parameters"]), meta["task"])
+    if limits:
+        hparams["model"] |= checked_limits(limits, meta["task"], path)
     backbone = hparams["model"].get("backbone")
     if backbone:  # the weights come from the checkpoint, not from a hub or package
         hparams["model"]["backbone"] = {**backbone, "pretrained": False, "weights": None}
@@ -115,3 +118,16 @@ def load_model(path: str | Path, trusted: bool = False):
     task.load_state_dict(checkpoint["state_dict"])
     task.run_config = meta.get("config", {})
     return task.eval()
+
+
+def checked_limits(limits: dict, task: str, path: str | Path) -> dict:
+    """`limits` if they are detection limits and the checkpoint's task has them."""
+    names = {f.name for f in fields(DetectionLimits)}
+    unknown = sorted(set(limits) - names)
+    if unknown:
+        raise WeightsError(f"unknown detection limit(s) {unknown}; choose from {sorted(names)}")
+    if task not in ("detect", "instance"):
+        raise WeightsError(
+            f"{path} is a {task} checkpoint: model.{next(iter(limits))} applies to detectors only"
+        )
+    return limits
