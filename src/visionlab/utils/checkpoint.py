@@ -68,6 +68,8 @@ RENAMED_MODEL_KEYS = {
     "box_detections_per_img": "detections_per_image",
 }
 MOVED_TO_MODEL = ("score_threshold", "nms_iou", "loss", "ops")
+DETECTOR_TASKS = ("detect", "instance")  # their models hold `DetectionLimits`
+LIMIT_NAMES = frozenset(f.name for f in fields(DetectionLimits))
 
 
 def upgrade_hyperparameters(hparams: dict, task: str) -> dict:
@@ -82,10 +84,10 @@ def upgrade_hyperparameters(hparams: dict, task: str) -> dict:
     for old, new in RENAMED_MODEL_KEYS.items():
         if old in model:
             model[new] = model.pop(old)
-    if task not in ("detect", "instance"):
+    if task not in DETECTOR_TASKS:
         return hparams
     parameters = inspect.signature(model_spec(model.get("arch")).cls.__init__).parameters
-    accepted = {*parameters, *(f.name for f in fields(DetectionLimits))}  # every detector's
+    accepted = {*parameters, *LIMIT_NAMES}  # every detector's
     for key in MOVED_TO_MODEL:
         value = hparams.pop(key, None)
         if key in accepted and key not in model and value is not None:
@@ -122,11 +124,11 @@ def load_model(path: str | Path, trusted: bool = False, limits: dict | None = No
 
 def checked_limits(limits: dict, task: str, path: str | Path) -> dict:
     """`limits` if they are detection limits and the checkpoint's task has them."""
-    names = {f.name for f in fields(DetectionLimits)}
-    unknown = sorted(set(limits) - names)
+    unknown = sorted(set(limits) - LIMIT_NAMES)
     if unknown:
-        raise WeightsError(f"unknown detection limit(s) {unknown}; choose from {sorted(names)}")
-    if task not in ("detect", "instance"):
+        choices = ", ".join(sorted(LIMIT_NAMES))
+        raise WeightsError(f"unknown detection limit(s) {unknown}; choose from {choices}")
+    if task not in DETECTOR_TASKS:
         raise WeightsError(
             f"{path} is a {task} checkpoint: model.{next(iter(limits))} applies to detectors only"
         )
