@@ -82,7 +82,7 @@ def write_split(samples, count: int, split: str, out: Path, rng: np.random.Gener
         )
         ids.append(image_id)
         sides += np.sqrt((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])).tolist()
-    (out / "ImageSets" / "Main" / f"{split}.txt").write_text("\n".join(ids) + "\n")
+    write_split_list(out, split, ids)
     return sides, len(sides) / count
 
 
@@ -129,13 +129,17 @@ def camvid_boxes(out: Path) -> None:
             )
             ids.append(image_id)
             sides += [((x1 - x0) * (y1 - y0)) ** 0.5 for x0, y0, x1, y1 in boxes]
-        (out / "ImageSets" / "Main" / f"{split}.txt").write_text("\n".join(ids) + "\n")
+        write_split_list(out, split, ids)
         report(split, len(ids), sides, len(sides) / len(ids))
 
 
 def make_folders(out: Path) -> None:
     for folder in ("JPEGImages", "Annotations", "ImageSets/Main"):
         (out / folder).mkdir(parents=True, exist_ok=True)
+
+
+def write_split_list(out: Path, split: str, ids: list[str]) -> None:
+    (out / "ImageSets" / "Main" / f"{split}.txt").write_text("\n".join(ids) + "\n")
 
 
 def report(split: str, count: int, sides: list, per_image: float) -> None:
