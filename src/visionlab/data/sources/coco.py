@@ -1,11 +1,14 @@
 """COCO JSON instances (detection): `images`, `annotations` with `bbox: [x, y, w, h]`,
 `categories`.
 
-Category ids need not be contiguous: they are sorted and mapped to 0..C-1, names kept.
-Annotations with `iscrowd: 1` mark crowds of objects that COCO evaluation ignores; they are
-left out of training and evaluation here. `splits` maps each split to its annotation file and
-image folder, relative to the dataset root. With `masks=True` (instance segmentation) each
-object also keeps its `segmentation` (polygons or RLE); objects without one are reported.
+Layouts: `annotations/<split>.json` with `images/<split>/`, or each split's folder holding its
+images and `_annotations.coco.json` (as common exporters write it; `valid` names val there too);
+`splits` maps each split to its annotation file and image folder instead, relative to the root.
+Category ids need not be contiguous: they are sorted and mapped to 0..C-1, names kept. A
+category that only groups others (their `supercategory`) and labels no object is left out, and
+reported. Annotations with `iscrowd: 1` mark crowds of objects that COCO evaluation ignores;
+they are left out of training and evaluation here. With `masks=True` (instance segmentation)
+each object also keeps its `segmentation` (polygons or RLE); objects without one are reported.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from visionlab.data.samples import DetectionSample, SourceIndex
 from visionlab.data.sources.common import (
     clean_boxes,
+    find_splits,
     item_path,
     random_split,
     require_dir,
@@ -24,11 +28,8 @@ from visionlab.data.sources.common import (
 )
 from visionlab.errors import DataError
 
-DEFAULT_SPLITS = {
-    "train": {"annotations": "annotations/train.json", "images": "images/train"},
-    "val": {"annotations": "annotations/val.json", "images": "images/val"},
-    "test": {"annotations": "annotations/test.json", "images": "images/test"},
-}
+# (annotation file, image folder) of a split, formatted with its name: the first that has train
+LAYOUTS = (("annotations/{}.json", "images/{}"), ("{}/_annotations.coco.json", "{}"))
 
 
 def _load(path: Path) -> dict:
@@ -44,6 +45,38 @@ def _load(path: Path) -> dict:
     return data
 
 
+def _find_layout(root: Path) -> dict[str, dict[str, str]]:
+    for annotation_file, image_folder in LAYOUTS:
+        found = find_splits(root, annotation_file)
+        if "train" in found:
+            return {
+                split: {
+                    "annotations": annotation_file.format(name),
+                    "images": image_folder.format(name),
+                }
+                for split, name in found.items()
+            }
+    return {}
+
+
+def _object_categories(files: dict[str, dict], where: Path, skipped: list) -> list[dict]:
+    """The train file's categories by id, less those that only group others and label nothing."""
+    used = {ann["category_id"] for data in files.values() for ann in data["annotations"]}
+    categories = sorted(files["train"]["categories"], key=lambda c: c["id"])
+    kept = []
+    for category in categories:
+        name = category["name"]
+        groups_others = any(
+            c is not category and c.get("supercategory") == name for c in categories
+        )
+        if groups_others and category["id"] not in used:
+            reason = f"category '{name}' left out: it groups the others and labels no object"
+            skipped.append((str(where), reason))
+        else:
+            kept.append(category)
+    return kept
+
+
 def read_coco(
     root: str | Path,
     splits: dict[str, dict] | None = None,
@@ -53,18 +86,18 @@ def read_coco(
     **_: object,
 ) -> SourceIndex:
     root = require_dir(root, "COCO")
-    splits = splits or {
-        k: v for k, v in DEFAULT_SPLITS.items() if (root / v["annotations"]).is_file()
-    }
+    splits = splits or _find_layout(root)
     if "train" not in splits:
         raise DataError(
-            f"{root}: no train annotations (expected {DEFAULT_SPLITS['train']['annotations']})"
+            f"{root}: no train annotations (expected "
+            f"{' or '.join(a.format('train') for a, _ in LAYOUTS)}, or data.options.splits)"
         )
     files = {s: _load(resolve_inside(root, spec["annotations"])) for s, spec in splits.items()}
-    categories = sorted(files["train"]["categories"], key=lambda c: c["id"])
+    skipped = []
+    categories = _object_categories(files, root / splits["train"]["annotations"], skipped)
     id_to_idx = {c["id"]: i for i, c in enumerate(categories)}
 
-    index, skipped = {}, []
+    index = {}
     for split, data in files.items():
         ann_path = root / splits[split]["annotations"]
         image_dir = resolve_inside(root, splits[split].get("images", "."))

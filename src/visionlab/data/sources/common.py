@@ -12,10 +12,24 @@ from visionlab.errors import DataError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 SPLITS = ("train", "val", "test")
+# The names a split's folder or file goes by; `valid` and `validation` are common exports' val.
+SPLIT_NAMES = {"train": ("train",), "val": ("val", "valid", "validation"), "test": ("test",)}
 
 
 def is_image_file(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def find_splits(root: Path, pattern: str = "{}") -> dict[str, str]:
+    """The name each split present under `root` goes by, found by formatting `pattern` (e.g.
+    `{}.csv`, `images/{}`) with each of its names in turn."""
+    found = {}
+    for split, names in SPLIT_NAMES.items():
+        for name in names:
+            if (root / pattern.format(name)).exists():
+                found[split] = name
+                break
+    return found
 
 
 def require_dir(root: str | Path, what: str) -> Path:

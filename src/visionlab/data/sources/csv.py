@@ -1,6 +1,6 @@
 """CSV labels: `path,label` rows, paths relative to the dataset root.
 
-Either one file per split (`train.csv`, `val.csv`, optional `test.csv`) or a
+Either one file per split (`train.csv`, `val.csv` or `valid.csv`, optional `test.csv`) or a
 single `labels.csv` that is split at random.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from visionlab.data.samples import ClassificationSample, SourceIndex
 from visionlab.data.sources.common import (
-    SPLITS,
+    find_splits,
     item_path,
     random_split,
     require_dir,
@@ -41,7 +41,7 @@ def read_csv_labels(
 ) -> SourceIndex:
     """Read per-split CSV files (or one `labels.csv`) of image paths and class names."""
     root = require_dir(root, "CSV dataset")
-    files = {s: root / f"{s}.csv" for s in SPLITS if (root / f"{s}.csv").is_file()}
+    files = {s: root / f"{name}.csv" for s, name in find_splits(root, "{}.csv").items()}
     if not files:
         if not (root / "labels.csv").is_file():
             raise DataError(f"{root}: expected train.csv + val.csv (or labels.csv)")

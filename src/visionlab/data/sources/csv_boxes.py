@@ -3,7 +3,9 @@
 One file per split (`files: {train: train.csv, val: val.csv}`), or a train file alone that is
 split at random. Class names are those of every file, sorted. Filenames are relative to
 `images`. `one_based: true` shifts xmin/ymin by one pixel, for boxes written in VOC's 1-based
-convention.
+convention. With no `files`, `<split>.csv` are read, or else each split folder's
+`_annotations.csv` with the images beside it (as common exporters write them; `valid` names
+val in both).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 from visionlab.data.samples import DetectionSample, SourceIndex
 from visionlab.data.sources.common import (
     clean_boxes,
+    find_splits,
     item_path,
     random_split,
     require_dir,
@@ -49,18 +52,24 @@ def read_csv_boxes(
     **_: object,
 ) -> SourceIndex:
     root = require_dir(root, "CSV detection dataset")
-    files = files or {"train": "train.csv", "val": "val.csv"}
-    files = {s: f for s, f in files.items() if s == "train" or (root / f).is_file()}
+    image_dirs = {}
+    if not files and "train" in (beside := find_splits(root, "{}/_annotations.csv")):
+        files = {s: f"{name}/_annotations.csv" for s, name in beside.items()}
+        image_dirs = {s: root / name for s, name in beside.items()}
+    elif not files:
+        files = {s: f"{name}.csv" for s, name in find_splits(root, "{}.csv").items()}
+    present = {s: f for s, f in files.items() if s == "train" or (root / f).is_file()}
+    files = {"train": "train.csv"} | present
     rows = {split: _read(root / name) for split, name in files.items()}
     class_names = sorted_class_names(r["class"] for split in rows.values() for r in split)
     class_to_idx = {name: i for i, name in enumerate(class_names)}
-    image_dir = resolve_inside(root, images)
 
     splits, skipped = {}, []
     for split, split_rows in rows.items():
         grouped: dict[str, list[dict]] = defaultdict(list)
         for row in split_rows:
             grouped[row["filename"]].append(row)
+        image_dir = image_dirs.get(split) or resolve_inside(root, images)
         samples = []
         for filename, group in grouped.items():
             where = f"{root / files[split]}:{group[0]['_line']}"

@@ -1,4 +1,5 @@
-"""ImageFolder: `root/<split>/<class>/<image>`, or `root/<class>/<image>` split at random."""
+"""ImageFolder: `root/<split>/<class>/<image>` (split: train, val or valid, test), or
+`root/<class>/<image>` split at random."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 from visionlab.data.samples import ClassificationSample, SourceIndex
 from visionlab.data.sources.common import (
-    SPLITS,
+    find_splits,
     is_image_file,
     random_split,
     require_dir,
@@ -42,7 +43,7 @@ def read_imagefolder(
 ) -> SourceIndex:
     """Read an ImageFolder tree; class names are the train split's sub-folder names."""
     root = require_dir(root, "ImageFolder")
-    split_dirs = {s: root / s for s in SPLITS if (root / s).is_dir()}
+    split_dirs = {s: root / name for s, name in find_splits(root).items() if (root / name).is_dir()}
     if split_dirs and "train" not in split_dirs:
         raise DataError(f"{root}: found {sorted(split_dirs)} but no 'train' folder")
     train_dir = split_dirs.get("train", root)

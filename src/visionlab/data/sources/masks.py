@@ -8,7 +8,7 @@ from pathlib import Path
 
 from visionlab.data.masks import MaskDecoder
 from visionlab.data.samples import SegmentationSample, SourceIndex
-from visionlab.data.sources.common import SPLITS, is_image_file, random_split, require_dir
+from visionlab.data.sources.common import find_splits, is_image_file, random_split, require_dir
 from visionlab.errors import DataError
 
 MASK_EXTENSIONS = (".png", ".bmp", ".tif", ".tiff")
@@ -64,16 +64,15 @@ def read_mask_folders(
     """Read image/mask pairs per split.
 
     `splits` names the folders, `{train: {images: train, masks: trainannot}, val: ...}`;
-    by default `images/<split>` and `masks/<split>` for each split present. With no val
-    split, a seeded `val_fraction` of train becomes val.
+    by default `images/<split>` and `masks/<split>` for each split present (val may be named
+    `valid` or `validation`). With no val split, a seeded `val_fraction` of train becomes val.
     """
     root = require_dir(root, "Mask dataset")
     class_names, colour_table = _class_table(classes, colors)
     if splits is None:
         splits = {
-            s: {"images": f"images/{s}", "masks": f"masks/{s}"}
-            for s in SPLITS
-            if (root / "images" / s).is_dir()
+            s: {"images": f"images/{name}", "masks": f"masks/{name}"}
+            for s, name in find_splits(root / "images").items()
         }
     if "train" not in splits:
         raise DataError(f"{root}: no train split (expected images/train and masks/train)")

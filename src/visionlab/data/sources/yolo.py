@@ -1,9 +1,11 @@
 """YOLO txt labels with an Ultralytics-style data YAML.
 
 The YAML gives `path` (dataset root, optional), `train`/`val`/`test` image folders relative to
-it, and `names` (a list, or a dict id -> name). Each image `.../images/<name>.jpg` has its labels
-in `.../labels/<name>.txt`, one `class cx cy w h` line per box, normalised to [0, 1]. An image
-without a label file is a background image; a label file without an image is reported.
+it, and `names` (a list, or a dict id -> name); a folder written `../<split>/images`, as some
+exporters do, is read as `<split>/images` under the root. Each image `.../images/<name>.jpg`
+has its labels in `.../labels/<name>.txt`, one `class cx cy w h` line per box, normalised to
+[0, 1]. An image without a label file is a background image; a label file without an image is
+reported.
 """
 
 from __future__ import annotations
@@ -53,6 +55,18 @@ def _read_labels(path: Path, num_classes: int) -> tuple[np.ndarray, np.ndarray, 
     return data[:, 1:], data[:, 0].astype(np.int64), problems
 
 
+def _image_dir(base: Path, split: str, folder: object, spec_path: Path) -> Path:
+    if not isinstance(folder, str) or Path(folder).suffix == ".txt":
+        raise DataError(
+            f"{spec_path}: {split} '{folder}' is not an image folder (lists of folders and "
+            "image list files are not read)"
+        )
+    image_dir = resolve_inside(base, folder.removeprefix("../"))
+    if not image_dir.is_dir():
+        raise DataError(f"{spec_path}: the {split} image folder '{image_dir}' does not exist")
+    return image_dir
+
+
 def read_yolo(
     root: str | Path,
     data_yaml: str = "data.yaml",
@@ -76,7 +90,7 @@ def read_yolo(
     for split in SPLITS:
         if split not in spec:
             continue
-        image_dir = resolve_inside(base, spec[split])
+        image_dir = _image_dir(base, split, spec[split], spec_path)
         label_dir = _label_dir(image_dir)
         images = sorted(p for p in image_dir.rglob("*") if is_image_file(p))
         samples = []
