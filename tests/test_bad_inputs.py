@@ -219,7 +219,8 @@ def test_gif_palette_rgba_grayscale_and_16_bit_images_are_converted(tmp_path):
 def test_exif_orientation_applies_to_image_and_boxes_alike(tmp_path, fmt):
     """A file stored 40x20 with EXIF orientation 6 is shown 20x40; boxes are in that frame."""
     box = ("cat", 2, 22, 18, 38)  # inside 20x40, outside the stored 40x20
-    write_detection(fmt, tmp_path, {"a.jpg": [box], "b.jpg": [box]}, dict.fromkeys("ab", (20, 40)))
+    objects = {"a.jpg": [box], "b.jpg": [("dog", *box[1:])]}
+    write_detection(fmt, tmp_path, objects, dict.fromkeys("ab", (20, 40)))
     for name in ("a.jpg", "b.jpg"):
         path = tmp_path / ("JPEGImages" if fmt == "voc" else "images/train") / name
         exif = Image.Exif()
@@ -286,7 +287,7 @@ def test_annotation_of_a_missing_image_is_reported(tmp_path, fmt):
 
 
 def test_yolo_orphan_label_is_reported_and_unlabelled_image_is_background(tmp_path):
-    write_detection("yolo", tmp_path, {"a.png": [GOOD_BOX], "b.png": [GOOD_BOX]})
+    write_detection("yolo", tmp_path, {"a.png": [GOOD_BOX, ("dog", 40, 40, 60, 60)], "b.png": []})
     (tmp_path / "labels/train/b.txt").unlink()
     (tmp_path / "labels/train/ghost.txt").write_text("0 0.5 0.5 0.2 0.2\n")
     module = detection_module("yolo", tmp_path)
@@ -346,10 +347,10 @@ def _mask_dataset(root: Path, names, size=(32, 24)) -> None:
             Image.fromarray(mask).save(_image(root / "masks" / split / f"{name}.png", size))
 
 
-def segmentation_module(root: Path) -> SegmentationDataModule:
+def segmentation_module(root: Path, **options) -> SegmentationDataModule:
     return SegmentationDataModule(
         source="masks", root=str(root), image_size=32, mean=(0.5,) * 3, std=(0.5,) * 3,
-        num_workers=0, options={"classes": ["bg", "road", "car"]},
+        num_workers=0, options={"classes": ["bg", "road", "car"], **options},
     )  # fmt: skip
 
 
@@ -381,7 +382,8 @@ def test_mask_values_outside_the_classes_are_named_and_skipped(tmp_path):
 def test_segmentation_report_counts_pixels_per_class(tmp_path):
     _mask_dataset(tmp_path, ["a", "b"])
     module = segmentation_module(tmp_path)
-    assert problems(module) == {}
+    absent = "no pixels of class(es) car in the train split (masks that store a class as the "
+    assert problems(module) == {".": [absent + "ignore value need data.options.remap)"]}
     assert module.report.counts == "pixels"
     assert module.report.splits["train"]["class_counts"] == {"bg": 768, "road": 768, "car": 0}
 
@@ -399,6 +401,18 @@ def test_report_is_cached_on_file_size_and_mtime(tmp_path):
     third = detection_module("coco", tmp_path)
     assert "cannot read image" in problems(third)["images/train/b.png"][0]
     assert third.report.cached == 2
+
+
+def test_cached_mask_results_follow_the_decoder_settings(tmp_path):
+    """The same unchanged masks checked again with another remap are decoded again."""
+    _mask_dataset(tmp_path, ["a", "b"])
+    first = segmentation_module(tmp_path)
+    first.prepare_data()
+    assert first.report.splits["train"]["class_counts"] == {"bg": 768, "road": 768, "car": 0}
+    remapped = segmentation_module(tmp_path, remap={1: 2})
+    remapped.prepare_data()
+    assert remapped.report.cached == 4  # the images; the masks are decoded again
+    assert remapped.report.splits["train"]["class_counts"] == {"bg": 768, "road": 0, "car": 768}
 
 
 def test_training_run_writes_the_report(make_cfg, tmp_path):

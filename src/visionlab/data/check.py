@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -155,13 +156,16 @@ class DataReport:
         (log.warning if self.problems else log.info)("\n".join(lines))
 
 
-def _check_mask(decoder, num_classes: int):
+def _check_mask(decoder, num_classes: int) -> tuple[str, Callable[[Path], dict]]:
+    """The check of one mask, and the cache kind of its results: the decoder's settings
+    (classes, colours, remap, ignore value) are part of it, as they decide the result."""
+
     def check(path: Path) -> dict:
         mask = decoder(path)
         counts = np.bincount(mask[(mask >= 0) & (mask < num_classes)], minlength=num_classes)
         return {"size": [mask.shape[1], mask.shape[0]], "pixels": counts.tolist()}
 
-    return check
+    return f"mask {hashlib.sha1(repr(decoder).encode()).hexdigest()[:12]}", check
 
 
 def _check_sample(sample, cache: ScanCache, stats: SplitStats, check_mask) -> str | None:
@@ -171,7 +175,8 @@ def _check_sample(sample, cache: ScanCache, stats: SplitStats, check_mask) -> st
         return found["error"].removeprefix(f"{sample.path}: ")
     width, height = found
     if isinstance(sample, SegmentationSample):
-        mask = cache.lookup("mask", sample.mask_path, check_mask)
+        kind, check = check_mask
+        mask = cache.lookup(kind, sample.mask_path, check)
         if "error" in mask:
             return mask["error"]
         if mask["size"] != [width, height]:
@@ -194,6 +199,17 @@ def _check_sample(sample, cache: ScanCache, stats: SplitStats, check_mask) -> st
     stats.widths.append(width)
     stats.heights.append(height)
     return None
+
+
+def _absent_classes(train: dict, counts: str) -> str | None:
+    """The message for classes with nothing to learn from in the train split, if any."""
+    absent = [name for name, count in train["class_counts"].items() if count == 0]
+    if not absent or not train["usable"]:
+        return None
+    message = f"no {counts} of class(es) {', '.join(absent)} in the train split"
+    if counts == "pixels":
+        message += " (masks that store a class as the ignore value need data.options.remap)"
+    return message
 
 
 def check_index(
@@ -222,6 +238,8 @@ def check_index(
     cache.save()
     first = next((s for samples in index.splits.values() for s in samples), None)
     counts = {SegmentationSample: "pixels", DetectionSample: "objects"}.get(type(first), "images")
+    if "train" in summaries and (absent := _absent_classes(summaries["train"], counts)):
+        problems.append((str(root), absent))
     report = DataReport(
         source=source,
         root=str(root),
