@@ -99,6 +99,17 @@ def test_yolo_folders_written_one_level_up(tmp_path, detection_roots):
     assert_same_samples(read_yolo(tmp_path), read_yolo(standard))
 
 
+@pytest.mark.parametrize("path", ["../datasets/shapes", "/data/shapes"])
+def test_yolo_path_written_for_another_machine_is_not_used(tmp_path, detection_roots, path):
+    standard = detection_roots["yolo"]
+    shutil.copytree(standard, tmp_path / "yolo", symlinks=True)
+    spec = tmp_path / "yolo/data.yaml"
+    spec.write_text(spec.read_text().replace("path: .", f"path: {path}"))
+    index = read_yolo(tmp_path / "yolo")
+    assert_same_samples(index, read_yolo(standard))
+    assert index.skipped == [(str(spec), f"path '{path}' is outside {tmp_path / 'yolo'}; not used")]
+
+
 @pytest.mark.parametrize(
     ("val", "message"),
     [

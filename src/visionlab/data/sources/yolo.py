@@ -2,7 +2,8 @@
 
 The YAML gives `path` (dataset root, optional), `train`/`val`/`test` image folders relative to
 it, and `names` (a list, or a dict id -> name); a folder written `../<split>/images`, as some
-exporters do, is read as `<split>/images` under the root. Each image `.../images/<name>.jpg`
+exporters do, is read as `<split>/images` under the root, and a `path` outside the root (written
+for another machine) is reported and not used. Each image `.../images/<name>.jpg`
 has its labels in `.../labels/<name>.txt`, one `class cx cy w h` line per box, normalised to
 [0, 1]. An image without a label file is a background image; a label file without an image is
 reported.
@@ -84,9 +85,12 @@ def read_yolo(
         names = [names[k] for k in sorted(names)]
     if not names or "train" not in spec:
         raise DataError(f"{spec_path}: needs 'train' and 'names'")
-    base = resolve_inside(root, spec.get("path") or ".")
-
     index, skipped = {}, []
+    try:
+        base = resolve_inside(root, spec.get("path") or ".")
+    except DataError:  # a path written for another machine: the folders are the root's
+        base = root
+        skipped.append((str(spec_path), f"path '{spec['path']}' is outside {root}; not used"))
     for split in SPLITS:
         if split not in spec:
             continue
