@@ -56,6 +56,17 @@ def test_split_folders_named_valid_are_val(tmp_path, imagefolder_root, csv_root)
     assert [s.path.parent.name for s in index.split("val")] == ["validation"] * 2
 
 
+def test_unlabelled_images_beside_the_class_folders_are_reported(tmp_path, imagefolder_root):
+    """A test folder of bare images, as competitions ship them, is named, not read."""
+    shutil.copytree(imagefolder_root / "train", tmp_path / "train")
+    shutil.copytree(imagefolder_root / "val" / "circle", tmp_path / "test")
+    index = read_imagefolder(tmp_path)
+    loose = len(list((tmp_path / "test").iterdir()))
+    assert index.split("test") == [] and loose > 0
+    reason = f"{loose} image(s) outside class folders (unlabelled) left out"
+    assert index.skipped == [(str(tmp_path / "test"), reason)]
+
+
 def test_coco_with_each_split_beside_its_images(tmp_path, detection_roots):
     """Each split folder holds its images and `_annotations.coco.json`, val is `valid`, and a
     category id 0 groups the real ones (its name is their supercategory) and labels nothing."""

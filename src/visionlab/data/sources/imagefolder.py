@@ -24,6 +24,10 @@ def _class_dirs(folder: Path) -> dict[str, Path]:
 
 def _scan(folder: Path, class_to_idx: dict[str, int]) -> tuple[list, list]:
     samples, skipped = [], []
+    if loose := sum(is_image_file(path) for path in folder.iterdir()):
+        skipped.append(
+            (str(folder), f"{loose} image(s) outside class folders (unlabelled) left out")
+        )
     for name, class_dir in _class_dirs(folder).items():
         if name not in class_to_idx:
             raise DataError(
