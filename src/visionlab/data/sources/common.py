@@ -11,9 +11,9 @@ import numpy as np
 from visionlab.errors import DataError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
-SPLITS = ("train", "val", "test")
 # The names a split's folder or file goes by; `valid` and `validation` are common exports' val.
 SPLIT_NAMES = {"train": ("train",), "val": ("val", "valid", "validation"), "test": ("test",)}
+SPLITS = tuple(SPLIT_NAMES)
 
 
 def is_image_file(path: Path) -> bool:
