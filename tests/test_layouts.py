@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from visionlab.data.shapes import write_segmentation
 from visionlab.data.sources import (
@@ -65,6 +66,36 @@ def test_unlabelled_images_beside_the_class_folders_are_reported(tmp_path, image
     assert index.split("test") == [] and loose > 0
     reason = f"{loose} image(s) outside class folders (unlabelled) left out"
     assert index.skipped == [(str(tmp_path / "test"), reason)]
+
+
+def test_masks_named_with_a_suffix_in_gif_and_jpeg(tmp_path):
+    """`<name>_mask.gif` pairs as `<name>.png` does; a JPEG mask is named as such."""
+    classes = ["background", "a", "b", "c"]
+    write_segmentation(tmp_path / "standard", {"train": 4, "val": 2}, image_size=32, seed=0)
+    shutil.copytree(tmp_path / "standard/images", tmp_path / "exported/images")
+    for mask in (tmp_path / "standard/masks").rglob("*.png"):
+        target = tmp_path / "exported/masks" / mask.parent.name / f"{mask.stem}_mask.gif"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        gif = Image.open(mask).convert("L")
+        gif = Image.frombytes("P", gif.size, gif.tobytes())  # the values as palette indices
+        gif.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255])
+        gif.save(target, optimize=False)
+    jpeg = next((tmp_path / "exported/masks/val").glob("*.gif"))
+    Image.open(jpeg).convert("L").save(jpeg.with_suffix(".jpg"))
+    jpeg.unlink()
+
+    index = read_mask_folders(tmp_path / "exported", classes=classes)
+    reference = read_mask_folders(tmp_path / "standard", classes=classes)
+    assert [s.path.name for s in index.split("train")] == [
+        s.path.name for s in reference.split("train")
+    ]
+    for sample, same in zip(index.split("train"), reference.split("train"), strict=True):
+        assert (
+            index.mask_decoder(sample.mask_path) == reference.mask_decoder(same.mask_path)
+        ).all()
+    image = tmp_path / "exported/images/val" / f"{jpeg.stem.removesuffix('_mask')}.png"
+    ((path, reason),) = index.skipped
+    assert path == str(image) and reason.startswith(f"its mask {jpeg.stem}.jpg is a JPEG")
 
 
 def test_coco_with_each_split_beside_its_images(tmp_path, detection_roots):

@@ -1,8 +1,11 @@
 """Image + mask folders: `images/<split>/<name>.<ext>` with `masks/<split>/<name>.png`, or any
-folder pair per split (e.g. CamVid's `train` + `trainannot`)."""
+folder pair per split (e.g. CamVid's `train` + `trainannot`). Mask names may add a suffix to
+their image's (`<name>_mask.png`); masks are PNG, BMP, TIFF or GIF, and a JPEG mask (lossy) is
+reported."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -11,7 +14,8 @@ from visionlab.data.samples import SegmentationSample, SourceIndex
 from visionlab.data.sources.common import find_splits, is_image_file, random_split, require_dir
 from visionlab.errors import DataError
 
-MASK_EXTENSIONS = (".png", ".bmp", ".tif", ".tiff")
+MASK_EXTENSIONS = (".png", ".bmp", ".tif", ".tiff", ".gif")
+LOSSY = (".jpg", ".jpeg")
 
 
 def _class_table(
@@ -29,20 +33,43 @@ def _class_table(
     return list(classes), None
 
 
+def _name_suffix(image_stems: set[str], mask_stems: list[str]) -> str:
+    """What mask names add to their image's name (`_mask` for `a.jpg` with `a_mask.png`): ''
+    where names match as they are, else the commonest addition to the longest image name among
+    the first masks."""
+    if image_stems.intersection(mask_stems):
+        return ""
+    added = Counter(
+        next((stem[cut:] for cut in range(len(stem) - 1, 0, -1) if stem[:cut] in image_stems), "")
+        for stem in mask_stems[:20]
+    )
+    return max(added, key=lambda suffix: (bool(suffix), added[suffix]), default="")
+
+
 def _pairs(image_dir: Path, mask_dir: Path) -> tuple[list, list]:
-    """Pair images and masks by file stem; report the unpaired ones."""
+    """Pair images and masks by file stem (less a suffix every mask name adds, such as
+    `_mask`); report the unpaired ones."""
     if not image_dir.is_dir():
         raise DataError(f"image folder '{image_dir}' does not exist")
     if not mask_dir.is_dir():
         raise DataError(f"mask folder '{mask_dir}' does not exist")
-    masks = {p.stem: p for p in sorted(mask_dir.iterdir()) if p.suffix.lower() in MASK_EXTENSIONS}
+    images = [p for p in sorted(image_dir.iterdir()) if is_image_file(p)]
+    files = [p for p in sorted(mask_dir.iterdir()) if p.suffix.lower() in MASK_EXTENSIONS + LOSSY]
+    suffix = _name_suffix({p.stem for p in images}, [p.stem for p in files])
+    named = {p: p.stem.removesuffix(suffix) for p in files if p.stem.endswith(suffix)}
+    masks = {name: p for p, name in named.items() if p.suffix.lower() in MASK_EXTENSIONS}
+    lossy = {name: p for p, name in named.items() if p.suffix.lower() in LOSSY}
     samples, skipped, used = [], [], set()
-    for path in sorted(image_dir.iterdir()):
-        if not is_image_file(path):
-            continue
+    for path in images:
         mask = masks.get(path.stem)
+        if mask is None and path.stem in lossy:
+            reason = f"its mask {lossy[path.stem].name} is a JPEG, whose compression blurs the"
+            skipped.append(
+                (str(path), reason + " class values; masks must be PNG, BMP, TIFF or GIF")
+            )
+            continue
         if mask is None:
-            skipped.append((str(path), f"no mask named {path.stem}.* in {mask_dir}"))
+            skipped.append((str(path), f"no mask named {path.stem}{suffix}.* in {mask_dir}"))
             continue
         samples.append(SegmentationSample(path, mask))
         used.add(path.stem)
