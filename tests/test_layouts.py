@@ -118,6 +118,20 @@ def test_coco_with_each_split_beside_its_images(tmp_path, detection_roots):
     ) in index.skipped
 
 
+def test_coco_images_without_a_stated_size_are_measured(tmp_path, detection_roots):
+    standard = detection_roots["coco"]
+    shutil.copytree(standard, tmp_path / "coco", symlinks=True)
+    for split in ("train", "val"):
+        path = tmp_path / f"coco/annotations/{split}.json"
+        data = json.loads(path.read_text())
+        for image in data["images"]:
+            del image["width"], image["height"]
+        path.write_text(json.dumps(data))
+    index = read_coco(tmp_path / "coco")
+    assert_same_samples(index, read_coco(standard))
+    assert index.skipped == []
+
+
 def test_coco_keeps_an_unused_category_that_groups_nothing(tmp_path, detection_roots):
     standard = detection_roots["coco"]
     shutil.copytree(standard, tmp_path / "coco", symlinks=True)
@@ -139,6 +153,24 @@ def test_yolo_folders_written_one_level_up(tmp_path, detection_roots):
         "names: ['circle', 'square', 'triangle']\n"
     )
     assert_same_samples(read_yolo(tmp_path), read_yolo(standard))
+
+
+def test_yolo_polygon_labels_give_the_box_around_them(tmp_path, detection_roots):
+    """Segmentation-style lines `class x1 y1 x2 y2 ...` as exporters write them for polygons."""
+    standard = detection_roots["yolo"]
+    shutil.copytree(standard, tmp_path / "yolo", symlinks=True)
+    label = sorted((tmp_path / "yolo/labels/train").glob("*.txt"))[0]
+    lines = []
+    for line in label.read_text().split("\n")[:-1]:
+        cls, cx, cy, w, h = line.split()
+        x1, y1 = float(cx) - float(w) / 2, float(cy) - float(h) / 2
+        x2, y2 = float(cx) + float(w) / 2, float(cy) + float(h) / 2
+        lines.append(f"{cls} {x1} {cy} {cx} {y1} {x2} {cy} {cx} {y2}")  # a diamond in the box
+    label.write_text("\n".join([*lines, "1 0.1 0.2 0.3 0.4 0.5"]) + "\n")
+    index = read_yolo(tmp_path / "yolo")
+    assert_same_samples(index, read_yolo(standard))
+    ((where, problem),) = index.skipped
+    assert where == str(label) and problem.startswith(f"line {len(lines) + 1}: expected 'class cx")
 
 
 @pytest.mark.parametrize("path", ["../datasets/shapes", "/data/shapes"])

@@ -4,11 +4,12 @@
 Layouts: `annotations/<split>.json` with `images/<split>/`, or each split's folder holding its
 images and `_annotations.coco.json` (as common exporters write it; `valid` names val there too);
 `splits` maps each split to its annotation file and image folder instead, relative to the root.
-Category ids need not be contiguous: they are sorted and mapped to 0..C-1, names kept. A
-category that only groups others (their `supercategory`) and labels no object is left out, and
-reported. Annotations with `iscrowd: 1` mark crowds of objects that COCO evaluation ignores;
-they are left out of training and evaluation here. With `masks=True` (instance segmentation)
-each object also keeps its `segmentation` (polygons or RLE); objects without one are reported.
+An image without `width` and `height` is measured. Category ids need not be contiguous: they
+are sorted and mapped to 0..C-1, names kept. A category that only groups others (their
+`supercategory`) and labels no object is left out, and reported. Annotations with `iscrowd: 1`
+mark crowds of objects that COCO evaluation ignores; they are left out of training and
+evaluation here. With `masks=True` (instance segmentation) each object also keeps its
+`segmentation` (polygons or RLE); objects without one are reported.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+from visionlab.data.io import image_size
 from visionlab.data.samples import DetectionSample, SourceIndex
 from visionlab.data.sources.common import (
     clean_boxes,
@@ -43,6 +45,13 @@ def _load(path: Path) -> dict:
         if key not in data:
             raise DataError(f"{path}: no '{key}' list; is this a COCO instances file?")
     return data
+
+
+def _size(image: dict, path: Path) -> tuple[int, int]:
+    """The image's (width, height) as the file states it, or as the image is when not stated."""
+    if image.get("width") and image.get("height"):
+        return image["width"], image["height"]
+    return image_size(path)
 
 
 def _find_layout(root: Path) -> dict[str, dict[str, str]]:
@@ -124,9 +133,12 @@ def read_coco(
                 boxes.append([x, y, x + w, y + h])
                 labels.append(id_to_idx[ann["category_id"]])
                 segmentations.append(ann.get("segmentation"))
-            kept, positions, problems = clean_boxes(
-                boxes, labels, image["width"], image["height"], where
-            )
+            try:
+                width, height = _size(image, path)
+            except DataError:  # unreadable: left to the data check to report and skip
+                samples.append(DetectionSample.create(path, [], []))
+                continue
+            kept, positions, problems = clean_boxes(boxes, labels, width, height, where)
             skipped += problems
             samples.append(
                 DetectionSample.create(
@@ -134,7 +146,7 @@ def read_coco(
                     kept,
                     [labels[i] for i in positions],
                     [segmentations[i] for i in positions] if masks else None,
-                    (image["height"], image["width"]),
+                    (height, width),
                 )
             )
         skipped += [(str(ann_path), f"annotations name missing image id {i}") for i in by_image]

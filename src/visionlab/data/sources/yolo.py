@@ -5,7 +5,8 @@ it, and `names` (a list, or a dict id -> name); a folder written `../<split>/ima
 exporters do, is read as `<split>/images` under the root, and a `path` outside the root (written
 for another machine) is reported and not used. Each image `.../images/<name>.jpg`
 has its labels in `.../labels/<name>.txt`, one `class cx cy w h` line per box, normalised to
-[0, 1]. An image without a label file is a background image; a label file without an image is
+[0, 1]; a line `class x1 y1 x2 y2 x3 y3 ...` (a segmentation polygon) gives the box around it.
+An image without a label file is a background image; a label file without an image is
 reported.
 """
 
@@ -37,21 +38,34 @@ def _label_dir(image_dir: Path) -> Path:
     return Path(*parts[:i], "labels", *parts[i + 1 :])
 
 
+def _box(values: list[float]) -> tuple[float, float, float, float]:
+    """`cx cy w h`, or the box around a polygon's `x1 y1 x2 y2 ...` (segmentation labels)."""
+    if len(values) == 4:
+        return tuple(values)
+    xs, ys = values[0::2], values[1::2]
+    return (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2, max(xs) - min(xs), max(ys) - min(ys)
+
+
 def _read_labels(path: Path, num_classes: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
     rows, problems = [], []
     for n, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
         fields = line.split()
+        if not fields:
+            continue
         try:
-            cls, cx, cy, w, h = int(fields[0]), *map(float, fields[1:5])
-        except (ValueError, IndexError):
-            problems.append(f"line {n}: expected 'class cx cy w h', got '{line.strip()}'")
+            cls, values = int(fields[0]), [float(v) for v in fields[1:]]
+        except ValueError:
+            values = []
+        if len(values) != 4 and (len(values) < 6 or len(values) % 2):
+            problems.append(
+                f"line {n}: expected 'class cx cy w h' or 'class x1 y1 x2 y2 x3 y3 ...', "
+                f"got '{line.strip()}'"
+            )
             continue
         if not 0 <= cls < num_classes:
             problems.append(f"line {n}: class {cls} is not in 0..{num_classes - 1}")
             continue
-        rows.append((cls, cx, cy, w, h))
+        rows.append((cls, *_box(values)))
     data = np.asarray(rows, dtype=np.float32).reshape(-1, 5)
     return data[:, 1:], data[:, 0].astype(np.int64), problems
 
