@@ -41,6 +41,10 @@ FAST = [
     "data.num_workers=0",
     "extras.print_config=false",
 ]
+# No report callbacks (plots, per-class tables): for runs whose reports no test reads
+NO_REPORTS = [
+    f"callbacks.{task}_report=null" for task in ("classification", "detection", "segmentation")
+]
 # Mask R-CNN in a few seconds: the mask head's convolutions run on every RoI sampled in training
 # and on each of an untrained model's 100 most likely boxes in evaluation
 FAST_MASK_RCNN = ["data.image_size=96", "data.batch_size=4", "model.detections_per_image=10"]

@@ -29,12 +29,12 @@ def checkpoints(tmp_path_factory, data_dir) -> dict[str, Path]:
 
     from visionlab.utils.config import compose_config
 
-    from .conftest import FAST, REPO
+    from .conftest import FAST, NO_REPORTS, REPO
 
     found = {}
     for name, overrides in MODELS.items():
         run_dir = tmp_path_factory.mktemp(name)
-        extra = ["trainer.max_epochs=1", "trainer.limit_train_batches=1", "test=false"]
+        extra = ["trainer.max_epochs=1", "trainer.limit_train_batches=1", "test=false", *NO_REPORTS]
         extra += ["trainer.limit_val_batches=1", "trainer.num_sanity_val_steps=0"]
         cfg = compose_config("train", [*FAST, *overrides, *extra], run_dir, REPO, data_dir)
         train(cfg)
