@@ -18,12 +18,12 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from visionlab.data.io import image_size
 from visionlab.data.samples import DetectionSample, SourceIndex
 from visionlab.data.sources.common import (
     clean_boxes,
     find_splits,
     item_path,
+    labelled_size,
     random_split,
     require_dir,
     resolve_inside,
@@ -45,13 +45,6 @@ def _load(path: Path) -> dict:
         if key not in data:
             raise DataError(f"{path}: no '{key}' list; is this a COCO instances file?")
     return data
-
-
-def _size(image: dict, path: Path) -> tuple[int, int]:
-    """The image's (width, height) as the file states it, or as the image is when not stated."""
-    if image.get("width") and image.get("height"):
-        return image["width"], image["height"]
-    return image_size(path)
 
 
 def _find_layout(root: Path) -> dict[str, dict[str, str]]:
@@ -133,11 +126,10 @@ def read_coco(
                 boxes.append([x, y, x + w, y + h])
                 labels.append(id_to_idx[ann["category_id"]])
                 segmentations.append(ann.get("segmentation"))
-            try:
-                width, height = _size(image, path)
-            except DataError:  # unreadable: left to the data check to report and skip
+            if (size := labelled_size(path, (image.get("width"), image.get("height")))) is None:
                 samples.append(DetectionSample.create(path, [], []))
                 continue
+            width, height = size
             kept, positions, problems = clean_boxes(boxes, labels, width, height, where)
             skipped += problems
             samples.append(

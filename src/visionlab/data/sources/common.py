@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from visionlab.data.io import image_size
 from visionlab.errors import DataError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
@@ -30,6 +31,18 @@ def find_splits(root: Path, pattern: str = "{}") -> dict[str, str]:
                 found[split] = name
                 break
     return found
+
+
+def labelled_size(path: Path, stated=None) -> tuple[float, float] | None:
+    """(width, height) the boxes are read against: `stated` where the labels give both sides
+    (some tools write 0, or nothing), else the image's own; None for an image that cannot be
+    read, which the data check reports and skips."""
+    if stated and all((side or 0) > 0 for side in stated):
+        return stated
+    try:
+        return image_size(path)
+    except DataError:
+        return None
 
 
 def require_dir(root: str | Path, what: str) -> Path:

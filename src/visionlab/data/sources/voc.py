@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from visionlab.data.io import image_size
 from visionlab.data.samples import DetectionSample, SourceIndex
 from visionlab.data.sources.common import (
     clean_boxes,
     find_splits,
     is_image_file,
     item_path,
+    labelled_size,
     random_split,
     require_dir,
     resolve_inside,
@@ -42,7 +42,6 @@ def _parse(xml_path: Path) -> tuple[str, tuple[float, float] | None, list[tuple[
         wh = None
         if size is not None and size.findtext("width") and size.findtext("height"):
             wh = (float(size.findtext("width")), float(size.findtext("height")))
-            wh = wh if min(wh) > 0 else None  # some tools write 0: the image tells
         objects = []
         for obj in root.iter("object"):
             box = obj.find("bndbox")
@@ -124,11 +123,10 @@ def read_voc(
             elif not difficult or keep_difficult:
                 boxes.append(coords)
                 labels.append(class_to_idx[name])
-        try:
-            width, height = wh or image_size(path)
-        except DataError:  # unreadable: left to the data check, which reports and skips it
+        if (size := labelled_size(path, wh)) is None:
             samples[split, stem] = DetectionSample.create(path, [], [])
             continue
+        width, height = size
         kept, positions, problems = clean_boxes(boxes, labels, width, height, str(xml_path))
         skipped += problems
         samples[split, stem] = DetectionSample.create(path, kept, np.asarray(labels)[positions])

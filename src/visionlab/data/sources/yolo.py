@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from visionlab.data.io import image_size
 from visionlab.data.samples import DetectionSample, SourceIndex
 from visionlab.data.sources.common import (
     SPLITS,
     clean_boxes,
     is_image_file,
+    labelled_size,
     random_split,
     require_dir,
     resolve_inside,
@@ -118,11 +118,10 @@ def read_yolo(
             if label.is_file():
                 cxcywh, labels, problems = _read_labels(label, len(names))
                 skipped += [(str(label), p) for p in problems]
-                try:
-                    width, height = image_size(path)
-                except DataError:  # unreadable: left to the data check to report and skip
+                if (size := labelled_size(path)) is None:
                     samples.append(DetectionSample.create(path, [], []))
                     continue
+                width, height = size
                 cx, cy, w, h = (cxcywh * [width, height, width, height]).T
                 boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
                 boxes, kept, problems = clean_boxes(boxes, labels, width, height, str(label))
